@@ -1,0 +1,3 @@
+from llmmeter.cli import main
+
+main()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from llmmeter.kit.tenancy import Tenant, tenant_scope
+from llmmeter.models import ApiKey, Workspace
+
+
+@dataclass(frozen=True, slots=True)
+class IngestKeyRow:
+    key_id: uuid.UUID
+    workspace_id: uuid.UUID
+    mode: str
+    key_metadata: dict[str, str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    plan_tier: str
+    time_zone: str
+    pricing_version: int
+    workspace_metadata: dict[str, str]
+
+
+class ApiKeyRepository:
+    async def find_for_ingest(self, session: AsyncSession, key_hash: bytes) -> IngestKeyRow | None:
+        stmt = (
+            select(
+                ApiKey.id,
+                ApiKey.workspace_id,
+                ApiKey.mode,
+                ApiKey.metadata_defaults,
+                ApiKey.expires_at,
+                ApiKey.revoked_at,
+                ApiKey.last_used_at,
+                Workspace.plan_tier,
+                Workspace.time_zone,
+                Workspace.pricing_version,
+                Workspace.metadata_defaults,
+            )
+            .join(Workspace, Workspace.id == ApiKey.workspace_id)
+            .where(ApiKey.key_hash == key_hash)
+        )
+        row = (await session.execute(stmt)).first()
+        return None if row is None else IngestKeyRow(*row)
+
+    async def touch(self, session: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
+        await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+    async def add(self, session: AsyncSession, key: ApiKey) -> ApiKey:
+        session.add(key)
+        await session.flush()
+        return key
+
+    async def list_for(self, session: AsyncSession, tenant: Tenant) -> Sequence[ApiKey]:
+        stmt = (
+            select(ApiKey)
+            .where(tenant_scope(ApiKey.workspace_id, tenant))
+            .order_by(ApiKey.created_at.desc())
+        )
+        return (await session.scalars(stmt)).all()
+
+    async def get(self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID) -> ApiKey | None:
+        stmt = select(ApiKey).where(tenant_scope(ApiKey.workspace_id, tenant), ApiKey.id == key_id)
+        return (await session.scalars(stmt)).first()
+
+    async def save(self, session: AsyncSession, key: ApiKey) -> None:
+        session.add(key)
+        await session.flush()
+
+
+api_key_repository = ApiKeyRepository()

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from llmmeter import api
+from llmmeter.config import Settings
+from llmmeter.db import create_engine, create_sessionmaker
+from llmmeter.kit import handlers, openapi
+from llmmeter.kit.responses import ORJSONResponse
+from llmmeter.kit.state import AppState
+from llmmeter.kit.time import Clock, utc_now
+from llmmeter.pricing.catalog import PriceCatalog
+
+log = logging.getLogger("llmmeter")
+
+DESCRIPTION = """
+Telemetry and cost for LLM calls. The ingest API is wire-compatible with Opsmeter's:
+point an Opsmeter client at this base URL and it works unchanged.
+
+Every error answers `{"ok": false, "reason": "…", "message": "…"}`; `reason` is machine-readable:
+`validation_error`, `timestamp_out_of_range`, `invalid_api_key`, `payload_too_large`,
+`unsupported_media_type`, `unavailable`, `not_found`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
+        engine = create_engine(settings)
+        redis = (
+            Redis.from_url(settings.redis_url, socket_timeout=0.05, socket_connect_timeout=0.2)
+            if settings.redis_url
+            else None
+        )
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            redis=redis,
+            clock=clock,
+            catalog=PriceCatalog(),
+        )
+        try:
+            yield {"app": state}
+        finally:
+            await engine.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    app = FastAPI(
+        title="llmmeter",
+        version=version("llmmeter"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    handlers.install(app)
+    app.include_router(api.router)
+    openapi.install(app)
+    return app

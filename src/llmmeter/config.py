@@ -1,0 +1,130 @@
+"""Runtime configuration: one Settings object built from the environment (prefix LLMMETER_)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class PlanTier(StrEnum):
+    free = "free"
+    starter = "starter"
+    pro = "pro"
+    team = "team"
+    enterprise = "enterprise"
+
+
+class Plan(BaseModel):
+    name: str
+    # None means unlimited.
+    monthly_requests: int | None = Field(ge=0)
+    rate_per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+    raw_retention_days: int | None = Field(default=None, ge=1)
+    summary_retention_days: int | None = Field(default=None, ge=1)
+
+
+DEFAULT_PLANS: dict[PlanTier, Plan] = {
+    PlanTier.free: Plan(
+        name="Free",
+        monthly_requests=10_000,
+        rate_per_second=10,
+        burst=50,
+        raw_retention_days=14,
+        summary_retention_days=90,
+    ),
+    PlanTier.starter: Plan(
+        name="Starter",
+        monthly_requests=100_000,
+        rate_per_second=50,
+        burst=200,
+        raw_retention_days=30,
+        summary_retention_days=180,
+    ),
+    PlanTier.pro: Plan(
+        name="Pro",
+        monthly_requests=1_000_000,
+        rate_per_second=200,
+        burst=1_000,
+        raw_retention_days=90,
+        summary_retention_days=365,
+    ),
+    PlanTier.team: Plan(
+        name="Team",
+        monthly_requests=5_000_000,
+        rate_per_second=500,
+        burst=2_500,
+        raw_retention_days=180,
+        summary_retention_days=730,
+    ),
+    PlanTier.enterprise: Plan(
+        name="Enterprise",
+        monthly_requests=None,
+        rate_per_second=2_000,
+        burst=10_000,
+    ),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LLMMETER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LLMMETER_DATABASE_URL", "DATABASE_URL"),
+        description="PostgreSQL URL; unset means the embedded SQLite file.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LLMMETER_REDIS_URL", "REDIS_URL"),
+        description="Redis URL for the shared rate limiter; unset means in-process.",
+    )
+    sqlite_path: Path = Field(
+        default=Path("llmmeter.db"), description="SQLite file of the embedded mode."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs web sessions; generated per process when unset."
+    )
+    environment: str = Field(default="development", description="development or production.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    log_level: str = "info"
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch_records: int = Field(default=500, ge=1)
+    headers_to_metadata: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("LLMMETER_HEADERS_TO_METADATA", "HEADERS_TO_METADATA"),
+        description="Request headers copied into metadata under lower-case keys.",
+    )
+    plans: dict[PlanTier, Plan] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
+    default_plan: PlanTier = PlanTier.free
+
+    @field_validator("headers_to_metadata", mode="before")
+    @classmethod
+    def _split_headers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("plans", mode="after")
+    @classmethod
+    def _complete_plans(cls, value: dict[PlanTier, Plan]) -> dict[PlanTier, Plan]:
+        # An operator may override some tiers only; the rest keep their defaults.
+        return {**DEFAULT_PLANS, **value}
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    def plan(self, tier: str) -> Plan:
+        return self.plans[PlanTier(tier)]

@@ -1,0 +1,378 @@
+"""The ingest rules: validate, price, store each LLM call exactly once, answer with plan state.
+
+Check order (SPEC): size → auth → rate limit → validate → dedupe → quota → store → commit.
+Size and auth run as dependencies before the service is called; the rate limit and the
+quota belong where the comments below mark them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from llmmeter.auth.principal import IngestPrincipal
+from llmmeter.config import Settings
+from llmmeter.ingest.records import Record, parse_record
+from llmmeter.ingest.repository import StoredCall, llm_request_repository
+from llmmeter.kit.errors import (
+    AppError,
+    FieldError,
+    TimestampOutOfRange,
+    Unavailable,
+    ValidationFailed,
+)
+from llmmeter.kit.ids import new_id
+from llmmeter.plan.service import PlanState, plan_service
+from llmmeter.pricing.catalog import PriceCatalog
+from llmmeter.pricing.rates import TokenUsage, nano_to_usd
+from llmmeter.pricing.service import Pricer, pricing_service
+
+MAX_PAST = timedelta(days=30)
+MAX_FUTURE = timedelta(minutes=5)
+UNKNOWN_MODEL = "unknown_model"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestContext:
+    principal: IngestPrincipal
+    now: datetime
+    settings: Settings
+    catalog: PriceCatalog
+    header_metadata: dict[str, str] = field(default_factory=dict)
+    forced_data_mode: str | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    index: int
+    record: Record
+    row: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Outcome:
+    index: int
+    external_request_id: str | None = None
+    request_id: str | None = None
+    deduplicated: bool = False
+    updated: bool | None = None
+    cost_nano_usd: int | None = None
+    pricing_status: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: AppError | None = None
+
+
+class IngestService:
+    async def ingest_one(
+        self, session: AsyncSession, ctx: IngestContext, payload: Any
+    ) -> dict[str, Any]:
+        parsed = parse_record(payload)
+        if isinstance(parsed, list):
+            raise ValidationFailed(parsed)
+        _check_event_time(parsed, ctx.now)
+        # (issue: rate limit) is checked here, before anything is stored.
+        pricer = await self._pricer(session, ctx)
+        outcomes, plan = await self._store(session, ctx, [self._prepare(0, parsed, ctx, pricer)])
+        return {**_outcome_fields(outcomes[0]), **_state_fields(plan), "reason": None}
+
+    async def ingest_batch(
+        self, session: AsyncSession, ctx: IngestContext, payload: Any
+    ) -> dict[str, Any]:
+        items = _batch_items(payload, ctx.settings.max_batch_records)
+        outcomes: list[Outcome] = []
+        valid: list[tuple[int, Record]] = []
+        for index, item in enumerate(items):
+            parsed = parse_record(item, ("requests", index))
+            if isinstance(parsed, list):
+                outcomes.append(Outcome(index, _external_id(item), error=ValidationFailed(parsed)))
+                continue
+            try:
+                _check_event_time(parsed, ctx.now)
+            except TimestampOutOfRange as exc:
+                outcomes.append(Outcome(index, parsed.external_request_id, error=exc))
+                continue
+            valid.append((index, parsed))
+        pricer = await self._pricer(session, ctx)
+        prepared = [self._prepare(i, rec, ctx, pricer) for i, rec in valid]
+        stored, plan = await self._store(session, ctx, prepared)
+        outcomes = sorted(outcomes + stored, key=lambda o: o.index)
+        return _batch_body(outcomes, plan)
+
+    async def _pricer(self, session: AsyncSession, ctx: IngestContext) -> Pricer:
+        p = ctx.principal
+        return await pricing_service.pricer(
+            session, ctx.catalog, p, p.workspace_id, p.pricing_version
+        )
+
+    def _prepare(self, index: int, rec: Record, ctx: IngestContext, pricer: Pricer) -> Prepared:
+        p = ctx.principal
+        data_mode = (
+            ctx.forced_data_mode or rec.data_mode or ("test" if p.key_mode == "test" else "real")
+        )
+        created_at = rec.created_at or ctx.now
+        price = pricer.price(
+            rec.provider,
+            rec.model,
+            created_at,
+            TokenUsage(
+                rec.input_tokens,
+                rec.output_tokens,
+                rec.cached_input_tokens or 0,
+                rec.reasoning_tokens or 0,
+            ),
+        )
+        # Precedence: workspace > API key > request (headers named by the operator over body).
+        metadata = {**rec.metadata, **ctx.header_metadata, **p.key_metadata, **p.workspace_metadata}
+        row = {
+            "provider": rec.provider,
+            "model": rec.model,
+            "status": rec.status,
+            "error_code": rec.error_code,
+            "input_tokens": rec.input_tokens,
+            "output_tokens": rec.output_tokens,
+            "total_tokens": rec.total_tokens,
+            "cached_input_tokens": rec.cached_input_tokens,
+            "reasoning_tokens": rec.reasoning_tokens,
+            "latency_ms": rec.latency_ms,
+            "prompt_version": rec.prompt_version,
+            "endpoint_tag": rec.endpoint_tag,
+            "user_id": rec.user_id,
+            "tenant_id": rec.tenant_id,
+            "feature_tag": rec.feature_tag,
+            "data_mode": data_mode,
+            "environment": rec.environment,
+            "metadata": metadata,
+            "cost_nano_usd": price.cost.nano_usd,
+            "pricing_status": price.status,
+            "price_snapshot": price.cost.snapshot or None,
+            "api_key_id": p.api_key_id,
+            "updated_at": ctx.now,
+            "fingerprint": _fingerprint(rec, data_mode),
+        }
+        if rec.created_at is not None:
+            row["created_at"] = rec.created_at
+        return Prepared(index, rec, row)
+
+    async def _store(
+        self, session: AsyncSession, ctx: IngestContext, prepared: list[Prepared]
+    ) -> tuple[list[Outcome], PlanState]:
+        p = ctx.principal
+        first: dict[str, Prepared] = {}
+        for item in prepared:
+            first.setdefault(item.record.external_request_id, item)
+        # Sorted inserts: two batches sharing ids take their index locks in the same order.
+        new_rows = [
+            {
+                **item.row,
+                "id": new_id(),
+                "workspace_id": p.workspace_id,
+                "external_request_id": ext,
+                "created_at": item.row.get("created_at", ctx.now),
+                "received_at": ctx.now,
+                "attempts": 1,
+            }
+            for ext, item in sorted(first.items())
+        ]
+        ids = {r["external_request_id"]: r["id"] for r in new_rows}
+        inserted = await llm_request_repository.insert_new(session, new_rows)
+        # (issue: quota) the monthly request quota is enforced here, counting `inserted`.
+        repeats = [
+            item
+            for item in prepared
+            if item.record.external_request_id not in inserted
+            or first[item.record.external_request_id] is not item
+        ]
+        stored = await self._settle_repeats(session, ctx, repeats)
+        outcomes = []
+        for item in prepared:
+            ext = item.record.external_request_id
+            if first[ext] is item and ext in inserted:
+                outcome = Outcome(
+                    item.index,
+                    ext,
+                    str(ids[ext]),
+                    cost_nano_usd=item.row["cost_nano_usd"],
+                    pricing_status=item.row["pricing_status"],
+                )
+            else:
+                outcome = stored[item.index]
+            outcome.warnings = _warnings(item.record, outcome.pricing_status)
+            outcomes.append(outcome)
+        plan = await plan_service.record_requests(
+            session,
+            ctx.settings,
+            workspace_id=p.workspace_id,
+            tier=p.plan_tier,
+            time_zone=p.time_zone,
+            now=ctx.now,
+            count=len(inserted),
+        )
+        return outcomes, plan
+
+    async def _settle_repeats(
+        self, session: AsyncSession, ctx: IngestContext, repeats: list[Prepared]
+    ) -> dict[int, Outcome]:
+        """A repeated id: identical → nothing; changed → a stored error yields to the new report,
+        a stored success is final. The row stays counted once either way."""
+        if not repeats:
+            return {}
+        p = ctx.principal
+        existing = await llm_request_repository.lock_existing(
+            session, p, [item.record.external_request_id for item in repeats]
+        )
+        outcomes: dict[int, Outcome] = {}
+        for item in repeats:
+            ext = item.record.external_request_id
+            stored = existing.get(ext)
+            if stored is None:
+                # Deleted between our insert attempt and the lock: rare; the client retries.
+                raise Unavailable("The record changed concurrently; retry.", retry_after=1)
+            updated = stored.fingerprint != item.row["fingerprint"] and stored.status == "error"
+            if updated:
+                stored = await self._replace(session, ctx, stored, item)
+                existing[ext] = stored
+            outcomes[item.index] = Outcome(
+                item.index,
+                ext,
+                str(stored.id),
+                deduplicated=True,
+                updated=updated,
+                cost_nano_usd=stored.cost_nano_usd,
+                pricing_status=stored.pricing_status,
+            )
+        return outcomes
+
+    async def _replace(
+        self, session: AsyncSession, ctx: IngestContext, stored: StoredCall, item: Prepared
+    ) -> StoredCall:
+        values = {**item.row, "attempts": stored.attempts + 1}
+        await llm_request_repository.replace(session, ctx.principal, stored.id, values)
+        return StoredCall(
+            id=stored.id,
+            status=item.row["status"],
+            fingerprint=item.row["fingerprint"],
+            cost_nano_usd=item.row["cost_nano_usd"],
+            pricing_status=item.row["pricing_status"],
+            attempts=stored.attempts + 1,
+        )
+
+
+def _check_event_time(rec: Record, now: datetime) -> None:
+    at = rec.created_at
+    if at is not None and not (now - MAX_PAST <= at <= now + MAX_FUTURE):
+        raise TimestampOutOfRange(
+            f"createdAt {at.isoformat()} is outside [now − 30 days, now + 5 minutes]."
+        )
+
+
+def _fingerprint(rec: Record, data_mode: str) -> bytes:
+    """Identity of what the client reported (not of server-side defaults or headers)."""
+    body = {
+        "provider": rec.provider,
+        "model": rec.model,
+        "status": rec.status,
+        "errorCode": rec.error_code,
+        "tokens": [
+            rec.input_tokens,
+            rec.output_tokens,
+            rec.total_tokens,
+            rec.cached_input_tokens,
+            rec.reasoning_tokens,
+        ],
+        "latencyMs": rec.latency_ms,
+        "labels": [
+            rec.prompt_version,
+            rec.endpoint_tag,
+            rec.user_id,
+            rec.tenant_id,
+            rec.feature_tag,
+        ],
+        "dataMode": data_mode,
+        "environment": rec.environment,
+        "createdAt": rec.created_at.isoformat() if rec.created_at else None,
+        "metadata": rec.metadata,
+    }
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def _warnings(rec: Record, pricing_status: str | None) -> list[str]:
+    warnings = list(rec.warnings)
+    if pricing_status == "unknown":
+        warnings.insert(0, UNKNOWN_MODEL)
+    return warnings
+
+
+def _external_id(item: Any) -> str | None:
+    value = item.get("externalRequestId") if isinstance(item, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _batch_items(payload: Any, limit: int) -> list[Any]:
+    if not isinstance(payload, dict) or "requests" not in payload:
+        raise ValidationFailed([FieldError(["requests"], "required: a list of records", "missing")])
+    items = payload["requests"]
+    if not isinstance(items, list):
+        raise ValidationFailed([FieldError(["requests"], "must be a list of records", "list_type")])
+    if not 1 <= len(items) <= limit:
+        raise ValidationFailed(
+            [FieldError(["requests"], f"must hold 1 to {limit} records", "too_long")]
+        )
+    return items
+
+
+def _outcome_fields(o: Outcome) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "ok": True,
+        "requestId": o.request_id,
+        "externalRequestId": o.external_request_id,
+        "deduplicated": o.deduplicated,
+    }
+    if o.deduplicated:
+        fields["updated"] = o.updated
+    fields["costUsd"] = nano_to_usd(o.cost_nano_usd or 0)
+    fields["pricingStatus"] = o.pricing_status
+    fields["warnings"] = o.warnings
+    return fields
+
+
+def _state_fields(plan: PlanState) -> dict[str, Any]:
+    # Budgets arrive with the budget domain; until a workspace can set one, none is at risk.
+    return {**plan.ingest_fields(), "budgetWarning": False, "budgetExceeded": False}
+
+
+def _item_result(o: Outcome) -> dict[str, Any]:
+    if o.error is None:
+        return {"index": o.index, **_outcome_fields(o), "reason": None, "errors": None}
+    errors = o.error.extra.get("errors") if isinstance(o.error, ValidationFailed) else None
+    return {
+        "index": o.index,
+        "ok": False,
+        "requestId": None,
+        "externalRequestId": o.external_request_id,
+        "deduplicated": False,
+        "reason": o.error.reason,
+        "message": o.error.message,
+        "errors": errors,
+    }
+
+
+def _batch_body(outcomes: list[Outcome], plan: PlanState) -> dict[str, Any]:
+    results = [_item_result(o) for o in outcomes]
+    accepted = sum(1 for o in outcomes if o.error is None)
+    return {
+        "ok": True,
+        "accepted": accepted,
+        "deduplicated": sum(1 for o in outcomes if o.error is None and o.deduplicated),
+        "rejected": len(outcomes) - accepted,
+        "results": results,
+        **_state_fields(plan),
+        "reason": None,
+    }
+
+
+ingest_service = IngestService()

@@ -1,0 +1,28 @@
+"""What the app's lifespan builds, and typed access to it from a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from llmmeter.config import Settings
+from llmmeter.kit.time import Clock
+from llmmeter.pricing.catalog import PriceCatalog
+
+
+@dataclass(slots=True)
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    redis: Redis | None
+    clock: Clock
+    catalog: PriceCatalog
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.state.app
+    return state

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from llmmeter.kit.db_types import JSONType, UTCDateTime
+from llmmeter.kit.model import TimestampedModel
+from llmmeter.kit.time import utc_now
+
+
+class Workspace(TimestampedModel):
+    __tablename__ = "workspaces"
+
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    plan_tier: Mapped[str] = mapped_column(String(32), nullable=False)
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False, default="UTC")
+    metadata_defaults: Mapped[dict[str, str]] = mapped_column(
+        JSONType, nullable=False, default=dict
+    )
+    # Bumped whenever the workspace's price overrides change, so that callers may cache them.
+    pricing_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, default=utc_now, onupdate=utc_now
+    )
