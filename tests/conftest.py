@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,8 +100,3 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 async def ws(db: AsyncSession) -> KeyedWorkspace:
     return await create_keyed_workspace(db)
-
-
-@pytest.fixture
-def unique() -> Iterator[str]:
-    yield uuid.uuid4().hex[:12]

@@ -174,7 +174,9 @@ async def test_unknown_fields_are_ignored_and_named(
 async def test_demo_endpoint_forces_demo_mode(
     app_client: httpx.AsyncClient, ws: KeyedWorkspace, db: AsyncSession
 ) -> None:
-    response = await app_client.post("/v1/ingest/demo", json=record(dataMode="real"), headers=ws.headers)
+    response = await app_client.post(
+        "/v1/ingest/demo", json=record(dataMode="real"), headers=ws.headers
+    )
     assert response.status_code == 200
     [row] = await rows_of(db, ws.id)
     assert row.data_mode == "demo"
@@ -226,7 +228,9 @@ async def test_metadata_precedence_workspace_over_key_over_request(
 async def test_operator_listed_headers_are_copied_into_metadata(
     settings: Settings, clock: FakeClock, ws: KeyedWorkspace, db: AsyncSession
 ) -> None:
-    custom = settings.model_copy(update={"headers_to_metadata": ["x-request-id", "x-caller-service"]})
+    custom = settings.model_copy(
+        update={"headers_to_metadata": ["x-request-id", "x-caller-service"]}
+    )
     headers = {**ws.headers, "X-Request-ID": "abc-123", "X-Caller-Service": "checkout"}
     async with LifespanManager(create_app(custom, clock=clock)) as manager:
         transport = httpx.ASGITransport(app=manager.app)

@@ -32,7 +32,11 @@ async def _usage(db: AsyncSession, ws: KeyedWorkspace, clock: FakeClock, setting
 
 
 async def test_fifty_concurrent_duplicates_store_one_row(
-    app_client: httpx.AsyncClient, ws: KeyedWorkspace, db: AsyncSession, clock: FakeClock, settings: object
+    app_client: httpx.AsyncClient,
+    ws: KeyedWorkspace,
+    db: AsyncSession,
+    clock: FakeClock,
+    settings: object,
 ) -> None:
     body = record()
     responses = await asyncio.gather(
@@ -54,7 +58,9 @@ async def test_identical_retry_changes_nothing(
     body = record()
     first = (await app_client.post(URL, json=body, headers=ws.headers)).json()
     [before] = await rows_of(db, ws.id)
-    snapshot = {c: getattr(before, c) for c in ("updated_at", "attempts", "cost_nano_usd", "fingerprint")}
+    snapshot = {
+        c: getattr(before, c) for c in ("updated_at", "attempts", "cost_nano_usd", "fingerprint")
+    }
     again = (await app_client.post(URL, json=body, headers=ws.headers)).json()
 
     assert again["deduplicated"] is True
@@ -66,10 +72,20 @@ async def test_identical_retry_changes_nothing(
 
 
 async def test_error_then_success_replaces_the_error(
-    app_client: httpx.AsyncClient, ws: KeyedWorkspace, db: AsyncSession, clock: FakeClock, settings: object
+    app_client: httpx.AsyncClient,
+    ws: KeyedWorkspace,
+    db: AsyncSession,
+    clock: FakeClock,
+    settings: object,
 ) -> None:
     error = record(status="error", errorCode="rate_limited", outputTokens=0, latencyMs=90)
-    success = {**error, "status": "success", "errorCode": None, "outputTokens": 45, "latencyMs": 800}
+    success = {
+        **error,
+        "status": "success",
+        "errorCode": None,
+        "outputTokens": 45,
+        "latencyMs": 800,
+    }
     first = (await app_client.post(URL, json=error, headers=ws.headers)).json()
     second = (await app_client.post(URL, json=success, headers=ws.headers)).json()
 
@@ -89,7 +105,11 @@ async def test_error_then_success_replaces_the_error(
 
 
 async def test_success_then_error_keeps_the_success(
-    app_client: httpx.AsyncClient, ws: KeyedWorkspace, db: AsyncSession, clock: FakeClock, settings: object
+    app_client: httpx.AsyncClient,
+    ws: KeyedWorkspace,
+    db: AsyncSession,
+    clock: FakeClock,
+    settings: object,
 ) -> None:
     success = record()
     error = {**success, "status": "error", "errorCode": "timeout"}

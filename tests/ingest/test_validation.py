@@ -121,10 +121,20 @@ RAW_BODIES: list[tuple[str, bytes, dict[str, str], int, str]] = [
     ("empty body", b"", {}, 400, "validation_error"),
     ("JSON array", b"[1, 2]", {}, 422, "validation_error"),
     ("JSON string", b'"hello"', {}, 422, "validation_error"),
-    ("form content type", b"a=1", {"Content-Type": "application/x-www-form-urlencoded"}, 415,
-     "unsupported_media_type"),
-    ("text content type", orjson.dumps(record()), {"Content-Type": "text/plain"}, 415,
-     "unsupported_media_type"),
+    (
+        "form content type",
+        b"a=1",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        415,
+        "unsupported_media_type",
+    ),
+    (
+        "text content type",
+        orjson.dumps(record()),
+        {"Content-Type": "text/plain"},
+        415,
+        "unsupported_media_type",
+    ),
     ("oversize body", b'{"x": "' + b"a" * 70_000 + b'"}', {}, 413, "payload_too_large"),
 ]
 
@@ -171,7 +181,11 @@ async def test_oversize_chunked_body_is_413(
     ],
 )
 async def test_bad_keys_are_401(
-    app_client: httpx.AsyncClient, ws: KeyedWorkspace, db: AsyncSession, case: str, headers: dict[str, str]
+    app_client: httpx.AsyncClient,
+    ws: KeyedWorkspace,
+    db: AsyncSession,
+    case: str,
+    headers: dict[str, str],
 ) -> None:
     response = await app_client.post(URL, json=record(), headers=headers)
     assert response.status_code == 401, case
@@ -187,7 +201,9 @@ async def test_revoked_and_expired_keys_are_401(
     app_client: httpx.AsyncClient, ws: KeyedWorkspace, db: AsyncSession
 ) -> None:
     scope = WorkspaceScope(ws.id)
-    rotated = await api_key_service.rotate(db, scope, ws.issued.key.id, Grace.none, datetime.now(UTC))
+    rotated = await api_key_service.rotate(
+        db, scope, ws.issued.key.id, Grace.none, datetime.now(UTC)
+    )
     await api_key_service.revoke(db, scope, rotated.key.id, datetime.now(UTC))
     await db.commit()
     for secret in (ws.issued.secret, rotated.secret):

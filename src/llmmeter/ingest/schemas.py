@@ -52,7 +52,7 @@ def _external_id(value: Any) -> Any:
 
 
 WholeNumber = BeforeValidator(_whole_number)
-Tokens = Annotated[int, WholeNumber, Field(ge=0, le=MAX_TOKENS)]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS), WholeNumber]
 Label = Annotated[str, Field(max_length=128)]
 
 
@@ -99,7 +99,7 @@ class LLMRequestIn(BaseModel):
     )
     input_tokens: Tokens | None = Field(default=None, description="0–10^9.")
     output_tokens: Tokens | None = Field(default=None, description="0–10^9.")
-    total_tokens: Annotated[int, WholeNumber, Field(ge=0, le=MAX_TOTAL_TOKENS)] | None = Field(
+    total_tokens: Annotated[int, Field(ge=0, le=MAX_TOTAL_TOKENS), WholeNumber] | None = Field(
         default=None, description="0–2·10^9; input + output when absent."
     )
     cached_input_tokens: Tokens | None = Field(
@@ -108,7 +108,7 @@ class LLMRequestIn(BaseModel):
     reasoning_tokens: Tokens | None = Field(
         default=None, description="Part of outputTokens, priced at the reasoning rate."
     )
-    latency_ms: Annotated[int, WholeNumber, Field(ge=0, le=MAX_LATENCY_MS)] | None = None
+    latency_ms: Annotated[int, Field(ge=0, le=MAX_LATENCY_MS), WholeNumber] | None = None
     error_code: Label | None = None
     prompt_version: Label | None = Field(default=None, description="Default `unknown`.")
     endpoint_tag: Label | None = Field(
