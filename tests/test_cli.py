@@ -53,7 +53,7 @@ def _read_until_curl(proc: subprocess.Popen[str], timeout: float) -> list[str]:
         if ready:
             line = proc.stdout.readline()
             lines.append(line)
-            if "Uvicorn running" in line or "Application startup complete" in line:
+            if "Uvicorn running on" in line:
                 return lines
     raise AssertionError("server did not start:\n" + "".join(lines))
 
@@ -82,6 +82,7 @@ def _serve_and_post(proc: subprocess.Popen[str], tmp_path: Path) -> None:
     assert (tmp_path / "llmmeter.db").exists()
     curl = next(line.strip() for line in output.splitlines() if line.strip().startswith("curl "))
     result = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30)
+    assert result.stdout, result.stderr
     answer = orjson.loads(result.stdout)
     assert answer["ok"] is True, result.stdout
     assert answer["deduplicated"] is False
