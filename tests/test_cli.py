@@ -24,7 +24,7 @@ def _embedded_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -60,7 +60,7 @@ def _read_until_curl(proc: subprocess.Popen[str], timeout: float) -> list[str]:
 
 def test_embedded_serve_prints_a_curl_that_is_accepted(tmp_path: Path) -> None:
     """README command 1, from `llmmeter serve` on: a fresh directory, no database configured."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith(("DATABASE_URL", "REDIS_URL"))}
     with subprocess.Popen(
         [sys.executable, "-m", "llmmeter", "serve", "--port", str(port)],

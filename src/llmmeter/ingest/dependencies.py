@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from llmmeter.auth.dependencies import IngestKey
+from llmmeter.auth.principal import IngestPrincipal
 from llmmeter.ingest.service import IngestContext
 from llmmeter.kit.body import check_declared_size
 from llmmeter.kit.state import app_state
@@ -20,14 +21,13 @@ def batch_size(request: Request) -> None:
     check_declared_size(request, app_state(request).settings.max_batch_body_bytes)
 
 
-def ingest_context(request: Request, principal: IngestKey) -> IngestContext:
+def _context(request: Request, principal: IngestPrincipal, forced: str | None) -> IngestContext:
     state = app_state(request)
     headers = {
         name: value[:HEADER_VALUE_MAX]
         for name in state.settings.headers_to_metadata
         if (value := request.headers.get(name)) is not None
     }
-    forced = "demo" if request.url.path.endswith("/demo") else None
     return IngestContext(
         principal=principal,
         now=state.clock(),
@@ -38,4 +38,13 @@ def ingest_context(request: Request, principal: IngestKey) -> IngestContext:
     )
 
 
+def ingest_context(request: Request, principal: IngestKey) -> IngestContext:
+    return _context(request, principal, None)
+
+
+def demo_context(request: Request, principal: IngestKey) -> IngestContext:
+    return _context(request, principal, "demo")
+
+
 IngestCtx = Annotated[IngestContext, Depends(ingest_context)]
+DemoCtx = Annotated[IngestContext, Depends(demo_context)]

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from llmmeter.db import SessionDep
-from llmmeter.ingest.dependencies import IngestCtx, batch_size, single_size
+from llmmeter.ingest.dependencies import DemoCtx, IngestCtx, batch_size, single_size
 from llmmeter.ingest.schemas import (
     BatchResponse,
     ErrorResponse,
@@ -112,6 +112,6 @@ async def ingest_llm_requests(
     responses={200: {"model": IngestResponse}, **_ERRORS},
     openapi_extra=json_body(LLMRequestIn),
 )
-async def ingest_demo(request: Request, session: SessionDep, ctx: IngestCtx) -> ORJSONResponse:
+async def ingest_demo(request: Request, session: SessionDep, ctx: DemoCtx) -> ORJSONResponse:
     payload = await read_json(request, ctx.settings.max_body_bytes)
     return ORJSONResponse(await ingest_service.ingest_one(session, ctx, payload))

@@ -99,6 +99,9 @@ def normalise_metadata(raw: Any, loc: list[str | int]) -> tuple[dict[str, str], 
     for key, value in raw.items():
         if value is None:
             continue  # clients send nulls for unset values
+        if "\x00" in key or "\x00" in str(value):
+            errors.append(FieldError([*loc, key], "must not contain the NUL character (U+0000)"))
+            continue
         if not key or len(key) > METADATA_MAX_KEY_LEN:
             errors.append(
                 FieldError([*loc, key], f"keys must be 1 to {METADATA_MAX_KEY_LEN} characters")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -10,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -43,17 +45,30 @@ def _environment(value: Any) -> Any:
     return value
 
 
+# Printable and without whitespace: no C0/C1 control characters, no spaces of any kind.
+EXTERNAL_ID_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f]+$"
+_EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
+
+
 def _external_id(value: Any) -> Any:
-    if isinstance(value, str) and any(c.isspace() or not c.isprintable() for c in value):
+    if isinstance(value, str) and value and not _EXTERNAL_ID.match(value):
         raise PydanticCustomError(
             "string_pattern_mismatch", "must be printable characters without whitespace"
         )
     return value
 
 
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL text and JSONB cannot hold U+0000; refuse it here rather than fail on store.
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("string_nul", "must not contain the NUL character (U+0000)")
+    return value
+
+
 WholeNumber = BeforeValidator(_whole_number)
+NoNul = BeforeValidator(_no_nul)
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS), WholeNumber]
-Label = Annotated[str, Field(max_length=128)]
+Label = Annotated[str, Field(max_length=128), NoNul]
 
 
 class LLMRequestIn(BaseModel):
@@ -65,6 +80,11 @@ class LLMRequestIn(BaseModel):
         extra="allow",
         str_strip_whitespace=False,
         json_schema_extra={
+            # At least one token count, given as a number (null counts as absent).
+            "anyOf": [
+                {"required": ["inputTokens"], "properties": {"inputTokens": {"type": "integer"}}},
+                {"required": ["outputTokens"], "properties": {"outputTokens": {"type": "integer"}}},
+            ],
             "example": {
                 "externalRequestId": "req_01HZXB6MQZ2WQ9D2KCF9M4V2QY",
                 "provider": "openai",
@@ -81,17 +101,22 @@ class LLMRequestIn(BaseModel):
                 "dataMode": "real",
                 "environment": "prod",
                 "metadata": {"tenantId": "acme", "feature": "summary"},
-            }
+            },
         },
     )
 
     external_request_id: Annotated[
-        str, BeforeValidator(_external_id), Field(min_length=1, max_length=128)
+        str,
+        BeforeValidator(_external_id),
+        Field(min_length=1, max_length=128),
+        WithJsonSchema(
+            {"type": "string", "minLength": 1, "maxLength": 128, "pattern": EXTERNAL_ID_PATTERN}
+        ),
     ] = Field(description="Idempotency key: one LLM call, one row, however often retried.")
-    provider: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+    provider: Annotated[str, Field(min_length=1, max_length=64), NoNul] = Field(
         description="LLM provider, lower-cased on store (openai, anthropic, google, …)."
     )
-    model: Annotated[str, Field(min_length=1, max_length=128)] = Field(
+    model: Annotated[str, Field(min_length=1, max_length=128), NoNul] = Field(
         description="Model name, stored as sent."
     )
     status: Annotated[Literal["success", "error"], BeforeValidator(_lower)] = Field(

@@ -62,9 +62,6 @@ class PlanState:
 
 
 class PlanService:
-    def plan_for(self, settings: Settings, tier: str) -> Plan:
-        return settings.plan(tier)
-
     async def record_requests(
         self,
         session: AsyncSession,

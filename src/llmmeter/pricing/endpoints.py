@@ -24,7 +24,7 @@ def pricing_models(
     provider: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> PricingModelsResponse:
     return pricing_service.public_models(
         app_state(request).catalog, provider=provider, q=q, limit=limit, offset=offset
