@@ -96,8 +96,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1)
     log_level: str = "info"
-    db_pool_size: int = Field(default=20, ge=1)
-    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_records: int = Field(default=500, ge=1)

@@ -1,0 +1,110 @@
+"""The straightforward design, for comparison: one FastAPI route, a SQLAlchemy async session,
+pydantic body parsing, a key lookup, the library's price call, one INSERT … ON CONFLICT and
+one COMMIT per request, and one Redis call per request. Same schema as llmmeter.
+
+Run: LLMMETER_DATABASE_URL=… LLMMETER_REDIS_URL=… uvicorn bench.baseline_app:app --workers 2
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException
+from genai_prices import Usage, calc_price
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from llmmeter.models import ApiKey, LLMRequest
+
+DB_URL = os.environ["LLMMETER_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://")
+engine = create_async_engine(DB_URL, pool_size=10, max_overflow=10)
+sessions = async_sessionmaker(engine, expire_on_commit=False)
+redis = Redis.from_url(os.environ.get("LLMMETER_REDIS_URL", "redis://127.0.0.1:6379/0"))
+app = FastAPI()
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel)
+
+    external_request_id: str
+    provider: str
+    model: str
+    status: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: int | None = None
+    prompt_version: str = "unknown"
+    endpoint_tag: str = "unknown"
+    user_id: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+async def session() -> AsyncIterator[AsyncSession]:
+    async with sessions() as s:
+        yield s
+
+
+@app.post("/v1/ingest/llm-request")
+async def ingest(
+    body: Record,
+    s: Annotated[AsyncSession, Depends(session)],
+    x_api_key: Annotated[str, Header()],
+) -> dict[str, Any]:
+    key = await s.scalar(
+        select(ApiKey).where(ApiKey.key_hash == hashlib.sha256(x_api_key.encode()).digest())
+    )
+    if key is None:
+        raise HTTPException(401, "invalid_api_key")
+    await redis.incr(f"baseline:rate:{key.workspace_id}")
+    now = datetime.now(UTC)
+    try:
+        usage = Usage(input_tokens=body.input_tokens, output_tokens=body.output_tokens)
+        price = calc_price(usage, body.model, provider_id=body.provider)
+        cost, status = int(price.total_price * 1_000_000_000), "priced"
+    except LookupError:
+        cost, status = 0, "unknown"
+    row_id = uuid.uuid4()
+    stmt = (
+        insert(LLMRequest)
+        .values(
+            id=row_id,
+            workspace_id=key.workspace_id,
+            api_key_id=key.id,
+            external_request_id=body.external_request_id,
+            provider=body.provider.lower(),
+            model=body.model,
+            status=body.status,
+            input_tokens=body.input_tokens,
+            output_tokens=body.output_tokens,
+            total_tokens=body.input_tokens + body.output_tokens,
+            latency_ms=body.latency_ms,
+            prompt_version=body.prompt_version,
+            endpoint_tag=body.endpoint_tag,
+            user_id=body.user_id,
+            data_mode="real",
+            environment="prod",
+            request_metadata={k: str(v) for k, v in body.metadata.items()},
+            created_at=now,
+            received_at=now,
+            updated_at=now,
+            cost_nano_usd=cost,
+            pricing_status=status,
+            attempts=1,
+            fingerprint=b"\0" * 32,
+        )
+        .on_conflict_do_nothing(index_elements=["workspace_id", "external_request_id"])
+        .returning(LLMRequest.id)
+    )
+    inserted = await s.scalar(stmt)
+    await s.commit()
+    return {"ok": True, "requestId": str(inserted or row_id), "deduplicated": inserted is None,
+            "costUsd": cost / 1e9, "pricingStatus": status}
