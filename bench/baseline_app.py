@@ -106,5 +106,10 @@ async def ingest(
     )
     inserted = await s.scalar(stmt)
     await s.commit()
-    return {"ok": True, "requestId": str(inserted or row_id), "deduplicated": inserted is None,
-            "costUsd": cost / 1e9, "pricingStatus": status}
+    return {
+        "ok": True,
+        "requestId": str(inserted or row_id),
+        "deduplicated": inserted is None,
+        "costUsd": cost / 1e9,
+        "pricingStatus": status,
+    }
