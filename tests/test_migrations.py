@@ -10,7 +10,7 @@ from llmmeter.config import Settings
 from llmmeter.db import sqlalchemy_url
 from tests.conftest import PG_URL, recreate_database
 
-TABLES = {"workspaces", "api_keys", "llm_requests", "workspace_usages", "price_overrides"}
+TABLES = {"workspaces", "api_keys", "llm_requests", "usage_counters", "price_overrides"}
 
 
 def _tables(settings: Settings) -> set[str]:

@@ -15,6 +15,7 @@ from llmmeter.kit import handlers, openapi
 from llmmeter.kit.responses import ORJSONResponse
 from llmmeter.kit.state import AppState
 from llmmeter.kit.time import Clock, utc_now
+from llmmeter.limits.service import RateLimiter
 from llmmeter.pricing.catalog import PriceCatalog
 
 log = logging.getLogger("llmmeter")
@@ -35,8 +36,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
         engine = create_engine(settings)
+        timeout = settings.redis_timeout_ms / 1000
         redis = (
-            Redis.from_url(settings.redis_url, socket_timeout=0.05, socket_connect_timeout=0.2)
+            Redis.from_url(
+                settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
             if settings.redis_url
             else None
         )
@@ -47,6 +51,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             redis=redis,
             clock=clock,
             catalog=PriceCatalog(),
+            limiter=RateLimiter(
+                redis,
+                workers=settings.workers,
+                retry_after_failure_s=settings.limiter_probe_seconds,
+            ),
         )
         try:
             yield {"app": state}

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LLMMETER_REDIS_URL", "REDIS_URL"),
         description="Redis URL for the shared rate limiter; unset means in-process.",
     )
+    redis_timeout_ms: int = Field(
+        default=50, ge=1, description="Redis answers slower than this count as an outage."
+    )
+    limiter_probe_seconds: float = Field(
+        default=1.0, gt=0, description="While Redis is out, how often to try it again."
+    )
     sqlite_path: Path = Field(
         default=Path("llmmeter.db"), description="SQLite file of the embedded mode."
     )

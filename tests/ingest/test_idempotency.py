@@ -18,17 +18,9 @@ from tests.fixtures.factories import (
 URL = "/v1/ingest/llm-request"
 
 
-async def _usage(db: AsyncSession, ws: KeyedWorkspace, clock: FakeClock, settings: object) -> int:
-    state = await plan_service.record_requests(
-        db,
-        settings,  # type: ignore[arg-type]
-        workspace_id=ws.id,
-        tier=ws.workspace.plan_tier,
-        time_zone="UTC",
-        now=clock(),
-        count=0,
-    )
-    return state.used
+async def _usage(db: AsyncSession, ws: KeyedWorkspace, clock: FakeClock) -> int:
+    usage = await plan_service.usage(db, ws.id, "UTC", clock())
+    return usage.month_counts.requests
 
 
 async def test_fifty_concurrent_duplicates_store_one_row(
@@ -36,7 +28,6 @@ async def test_fifty_concurrent_duplicates_store_one_row(
     ws: KeyedWorkspace,
     db: AsyncSession,
     clock: FakeClock,
-    settings: object,
 ) -> None:
     body = record()
     responses = await asyncio.gather(
@@ -49,7 +40,7 @@ async def test_fifty_concurrent_duplicates_store_one_row(
     assert len({a["requestId"] for a in answers}) == 1
     assert all(a["updated"] is False for a in answers if a["deduplicated"])
     assert await count_rows(db, ws.id) == 1
-    assert await _usage(db, ws, clock, settings) == 1
+    assert await _usage(db, ws, clock) == 1
 
 
 async def test_identical_retry_changes_nothing(
@@ -76,7 +67,6 @@ async def test_error_then_success_replaces_the_error(
     ws: KeyedWorkspace,
     db: AsyncSession,
     clock: FakeClock,
-    settings: object,
 ) -> None:
     error = record(status="error", errorCode="rate_limited", outputTokens=0, latencyMs=90)
     success = {
@@ -101,7 +91,7 @@ async def test_error_then_success_replaces_the_error(
         2,
     )
     assert row.cost_nano_usd == 45_000
-    assert await _usage(db, ws, clock, settings) == 1
+    assert await _usage(db, ws, clock) == 1
 
 
 async def test_success_then_error_keeps_the_success(
@@ -109,7 +99,6 @@ async def test_success_then_error_keeps_the_success(
     ws: KeyedWorkspace,
     db: AsyncSession,
     clock: FakeClock,
-    settings: object,
 ) -> None:
     success = record()
     error = {**success, "status": "error", "errorCode": "timeout"}
@@ -121,7 +110,7 @@ async def test_success_then_error_keeps_the_success(
     assert second["costUsd"] == first["costUsd"]
     [row] = await rows_of(db, ws.id)
     assert (row.status, row.error_code, row.attempts) == ("success", None, 1)
-    assert await _usage(db, ws, clock, settings) == 1
+    assert await _usage(db, ws, clock) == 1
 
 
 async def test_error_then_another_error_takes_the_newer(

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,29 +26,37 @@ class IngestKeyRow:
     time_zone: str
     pricing_version: int
     workspace_metadata: dict[str, str]
+    budget_daily_usd: Decimal | None
+    budget_monthly_usd: Decimal | None
+    budget_warning_ratio: Decimal
+    budget_policy: str
 
 
 class ApiKeyRepository:
     async def find_for_ingest(self, session: AsyncSession, key_hash: bytes) -> IngestKeyRow | None:
         stmt = (
             select(
-                ApiKey.id,
+                ApiKey.id.label("key_id"),
                 ApiKey.workspace_id,
                 ApiKey.mode,
-                ApiKey.metadata_defaults,
+                ApiKey.metadata_defaults.label("key_metadata"),
                 ApiKey.expires_at,
                 ApiKey.revoked_at,
                 ApiKey.last_used_at,
                 Workspace.plan_tier,
                 Workspace.time_zone,
                 Workspace.pricing_version,
-                Workspace.metadata_defaults,
+                Workspace.metadata_defaults.label("workspace_metadata"),
+                Workspace.budget_daily_usd,
+                Workspace.budget_monthly_usd,
+                Workspace.budget_warning_ratio,
+                Workspace.budget_policy,
             )
             .join(Workspace, Workspace.id == ApiKey.workspace_id)
             .where(ApiKey.key_hash == key_hash)
         )
         row = (await session.execute(stmt)).first()
-        return None if row is None else IngestKeyRow(*row)
+        return None if row is None else IngestKeyRow(**row._mapping)
 
     async def touch(self, session: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
         await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.api_key.repository import api_key_repository
 from llmmeter.auth.principal import IngestPrincipal
+from llmmeter.budget.config import BudgetConfig
 from llmmeter.kit.errors import InvalidAPIKey, NotFound
 from llmmeter.kit.tenancy import Tenant
 from llmmeter.models import ApiKey
@@ -90,6 +91,12 @@ class ApiKeyService:
             pricing_version=row.pricing_version,
             workspace_metadata=row.workspace_metadata or {},
             key_metadata=row.key_metadata or {},
+            budget=BudgetConfig(
+                daily_usd=row.budget_daily_usd,
+                monthly_usd=row.budget_monthly_usd,
+                warning_ratio=row.budget_warning_ratio,
+                policy=row.budget_policy,
+            ),
         )
 
     async def create(

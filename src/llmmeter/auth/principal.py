@@ -4,6 +4,8 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from llmmeter.budget.config import BudgetConfig
+
 
 @dataclass(frozen=True, slots=True)
 class IngestPrincipal:
@@ -17,6 +19,7 @@ class IngestPrincipal:
     pricing_version: int
     workspace_metadata: dict[str, str] = field(default_factory=dict)
     key_metadata: dict[str, str] = field(default_factory=dict)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
 
     @property
     def workspace_ids(self) -> Collection[uuid.UUID]:

@@ -28,14 +28,18 @@ def _context(request: Request, principal: IngestPrincipal, forced: str | None) -
         for name in state.settings.headers_to_metadata
         if (value := request.headers.get(name)) is not None
     }
-    return IngestContext(
+    ctx = IngestContext(
         principal=principal,
         now=state.clock(),
         settings=state.settings,
         catalog=state.catalog,
+        limiter=state.limiter,
         header_metadata=headers,
         forced_data_mode=forced,
     )
+    # The error handler adds these to refusals too (429 aside, which carries its own).
+    request.state.response_headers = ctx.response_headers
+    return ctx
 
 
 def ingest_context(request: Request, principal: IngestKey) -> IngestContext:

@@ -79,7 +79,8 @@ async def ingest_llm_request(
     request: Request, session: SessionDep, ctx: IngestCtx
 ) -> ORJSONResponse:
     payload = await read_json(request, ctx.settings.max_body_bytes)
-    return ORJSONResponse(await ingest_service.ingest_one(session, ctx, payload))
+    body = await ingest_service.ingest_one(session, ctx, payload)
+    return ORJSONResponse(body, headers=ctx.response_headers)
 
 
 @router.post(
@@ -99,7 +100,8 @@ async def ingest_llm_requests(
     request: Request, session: SessionDep, ctx: IngestCtx
 ) -> ORJSONResponse:
     payload = await read_json(request, ctx.settings.max_batch_body_bytes)
-    return ORJSONResponse(await ingest_service.ingest_batch(session, ctx, payload))
+    body = await ingest_service.ingest_batch(session, ctx, payload)
+    return ORJSONResponse(body, headers=ctx.response_headers)
 
 
 @router.post(
@@ -114,4 +116,5 @@ async def ingest_llm_requests(
 )
 async def ingest_demo(request: Request, session: SessionDep, ctx: DemoCtx) -> ORJSONResponse:
     payload = await read_json(request, ctx.settings.max_body_bytes)
-    return ORJSONResponse(await ingest_service.ingest_one(session, ctx, payload))
+    body = await ingest_service.ingest_one(session, ctx, payload)
+    return ORJSONResponse(body, headers=ctx.response_headers)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.kit.dialect import upsert_insert
@@ -64,6 +64,14 @@ class LLMRequestRepository:
         )
         rows = (await session.execute(stmt)).all()
         return {r[0]: StoredCall(*r[1:]) for r in rows}
+
+    async def delete(
+        self, session: AsyncSession, tenant: Tenant, row_ids: Sequence[uuid.UUID]
+    ) -> None:
+        stmt = delete(_table).where(
+            tenant_scope(LLMRequest.workspace_id, tenant), _table.c.id.in_(row_ids)
+        )
+        await session.execute(stmt)
 
     async def replace(
         self, session: AsyncSession, tenant: Tenant, row_id: uuid.UUID, values: dict[str, Any]

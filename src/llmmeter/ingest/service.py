@@ -1,8 +1,9 @@
 """The ingest rules: validate, price, store each LLM call exactly once, answer with plan state.
 
 Check order (SPEC): size → auth → rate limit → validate → dedupe → quota → store → commit.
-Size and auth run as dependencies before the service is called; the rate limit and the
-quota belong where the comments below mark them.
+Size and auth run as dependencies before the service is called. Rows are inserted before the
+quota is counted (one conditional update of the month's counter); calls over the quota are
+deleted again in the same transaction, so they are never visible and never counted.
 """
 
 from __future__ import annotations
@@ -16,18 +17,22 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.auth.principal import IngestPrincipal
+from llmmeter.budget.service import budget_service
 from llmmeter.config import Settings
 from llmmeter.ingest.records import Record, parse_record
 from llmmeter.ingest.repository import StoredCall, llm_request_repository
 from llmmeter.kit.errors import (
     AppError,
+    BudgetExceeded,
     FieldError,
+    PlanLimitReached,
     TimestampOutOfRange,
     Unavailable,
     ValidationFailed,
 )
 from llmmeter.kit.ids import new_id
-from llmmeter.plan.service import PlanState, plan_service
+from llmmeter.limits.service import RateLimiter, limits_service
+from llmmeter.plan.service import plan_service
 from llmmeter.pricing.catalog import PriceCatalog
 from llmmeter.pricing.rates import TokenUsage, nano_to_usd
 from llmmeter.pricing.service import Pricer, pricing_service
@@ -43,8 +48,11 @@ class IngestContext:
     now: datetime
     settings: Settings
     catalog: PriceCatalog
+    limiter: RateLimiter
     header_metadata: dict[str, str] = field(default_factory=dict)
     forced_data_mode: str | None = None
+    # Filled on the way (RateLimit-*); sent with the answer, error or not.
+    response_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -67,23 +75,33 @@ class Outcome:
     error: AppError | None = None
 
 
+@dataclass(slots=True)
+class Settled:
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    final_cost: dict[str, int] = field(default_factory=dict)  # of rows new in this request
+    cost_delta: int = 0  # replaced rows stored earlier: new cost − old cost
+
+
 class IngestService:
     async def ingest_one(
         self, session: AsyncSession, ctx: IngestContext, payload: Any
     ) -> dict[str, Any]:
+        await self._rate_limit(ctx, 1)
         parsed = parse_record(payload)
         if isinstance(parsed, list):
             raise ValidationFailed(parsed)
         _check_event_time(parsed, ctx.now)
-        # (issue: rate limit) is checked here, before anything is stored.
         pricer = await self._pricer(session, ctx)
-        outcomes, plan = await self._store(session, ctx, [self._prepare(0, parsed, ctx, pricer)])
-        return {**_outcome_fields(outcomes[0]), **_state_fields(plan), "reason": None}
+        outcomes, state = await self._store(session, ctx, [self._prepare(0, parsed, ctx, pricer)])
+        if outcomes[0].error is not None:
+            raise outcomes[0].error
+        return {**_outcome_fields(outcomes[0]), **state, "reason": None}
 
     async def ingest_batch(
         self, session: AsyncSession, ctx: IngestContext, payload: Any
     ) -> dict[str, Any]:
         items = _batch_items(payload, ctx.settings.max_batch_records)
+        await self._rate_limit(ctx, len(items))
         outcomes: list[Outcome] = []
         valid: list[tuple[int, Record]] = []
         for index, item in enumerate(items):
@@ -99,9 +117,15 @@ class IngestService:
             valid.append((index, parsed))
         pricer = await self._pricer(session, ctx)
         prepared = [self._prepare(i, rec, ctx, pricer) for i, rec in valid]
-        stored, plan = await self._store(session, ctx, prepared)
+        stored, state = await self._store(session, ctx, prepared)
         outcomes = sorted(outcomes + stored, key=lambda o: o.index)
-        return _batch_body(outcomes, plan)
+        return _batch_body(outcomes, state)
+
+    async def _rate_limit(self, ctx: IngestContext, records: int) -> None:
+        p = ctx.principal
+        plan = plan_service.plan(ctx.settings, p.plan_tier)
+        decision = await limits_service.check(ctx.limiter, p.workspace_id, plan, records)
+        ctx.response_headers.update(decision.headers())
 
     async def _pricer(self, session: AsyncSession, ctx: IngestContext) -> Pricer:
         p = ctx.principal
@@ -160,8 +184,9 @@ class IngestService:
 
     async def _store(
         self, session: AsyncSession, ctx: IngestContext, prepared: list[Prepared]
-    ) -> tuple[list[Outcome], PlanState]:
+    ) -> tuple[list[Outcome], dict[str, Any]]:
         p = ctx.principal
+        blocked = await self._budget_blocks(session, ctx)
         first: dict[str, Prepared] = {}
         for item in prepared:
             first.setdefault(item.record.external_request_id, item)
@@ -180,18 +205,49 @@ class IngestService:
         ]
         ids = {r["external_request_id"]: r["id"] for r in new_rows}
         inserted = await llm_request_repository.insert_new(session, new_rows)
-        # (issue: quota) the monthly request quota is enforced here, counting `inserted`.
         repeats = [
             item
             for item in prepared
             if item.record.external_request_id not in inserted
             or first[item.record.external_request_id] is not item
         ]
-        stored = await self._settle_repeats(session, ctx, repeats)
+        settled = await self._settle_repeats(session, ctx, repeats, inserted)
+        # New calls in arrival order, each at its final cost (a retry in the same batch may
+        # have replaced it); the quota takes them first come, first served.
+        new_exts = [
+            i.record.external_request_id
+            for i in prepared
+            if i is first[i.record.external_request_id]
+        ]
+        new_exts = [ext for ext in new_exts if ext in inserted]
+        new_costs = [
+            settled.final_cost.get(ext, first[ext].row["cost_nano_usd"]) for ext in new_exts
+        ]
+        admission = await plan_service.admit(
+            session,
+            plan_service.plan(ctx.settings, p.plan_tier),
+            workspace_id=p.workspace_id,
+            time_zone=p.time_zone,
+            now=ctx.now,
+            new_costs=[] if blocked else new_costs,
+            cost_delta=settled.cost_delta,
+        )
+        refused = set(new_exts if blocked else new_exts[admission.admitted :])
+        if refused:
+            await llm_request_repository.delete(session, p, [ids[ext] for ext in refused])
+        state = {
+            **plan_service.state(ctx.settings, p.plan_tier, admission.usage).ingest_fields(),
+            **budget_service.state(p.budget, admission.usage).ingest_fields(),
+        }
+        refusal: AppError = (
+            BudgetExceeded(extra=state) if blocked else PlanLimitReached(extra=state)
+        )
         outcomes = []
         for item in prepared:
             ext = item.record.external_request_id
-            if first[ext] is item and ext in inserted:
+            if ext in refused:
+                outcome = Outcome(item.index, ext, error=refusal)
+            elif first[ext] is item and ext in inserted:
                 outcome = Outcome(
                     item.index,
                     ext,
@@ -200,32 +256,33 @@ class IngestService:
                     pricing_status=item.row["pricing_status"],
                 )
             else:
-                outcome = stored[item.index]
+                outcome = settled.outcomes[item.index]
             outcome.warnings = _warnings(item.record, outcome.pricing_status)
             outcomes.append(outcome)
-        plan = await plan_service.record_requests(
-            session,
-            ctx.settings,
-            workspace_id=p.workspace_id,
-            tier=p.plan_tier,
-            time_zone=p.time_zone,
-            now=ctx.now,
-            count=len(inserted),
-        )
-        return outcomes, plan
+        return outcomes, state
+
+    async def _budget_blocks(self, session: AsyncSession, ctx: IngestContext) -> bool:
+        """Under hard_stop, a workspace whose budget is already spent takes no new calls.
+        Checked before storing; the call that crosses the limit is still accepted."""
+        p = ctx.principal
+        if not p.budget.can_block:
+            return False
+        usage = await plan_service.usage(session, p.workspace_id, p.time_zone, ctx.now)
+        return budget_service.state(p.budget, usage).blocks_new_calls
 
     async def _settle_repeats(
-        self, session: AsyncSession, ctx: IngestContext, repeats: list[Prepared]
-    ) -> dict[int, Outcome]:
+        self, session: AsyncSession, ctx: IngestContext, repeats: list[Prepared], inserted: set[str]
+    ) -> Settled:
         """A repeated id: identical → nothing; changed → a stored error yields to the new report,
         a stored success is final. The row stays counted once either way."""
+        settled = Settled()
         if not repeats:
-            return {}
+            return settled
         p = ctx.principal
         existing = await llm_request_repository.lock_existing(
             session, p, [item.record.external_request_id for item in repeats]
         )
-        outcomes: dict[int, Outcome] = {}
+        original_cost = {ext: row.cost_nano_usd for ext, row in existing.items()}
         for item in repeats:
             ext = item.record.external_request_id
             stored = existing.get(ext)
@@ -236,7 +293,7 @@ class IngestService:
             if updated:
                 stored = await self._replace(session, ctx, stored, item)
                 existing[ext] = stored
-            outcomes[item.index] = Outcome(
+            settled.outcomes[item.index] = Outcome(
                 item.index,
                 ext,
                 str(stored.id),
@@ -245,7 +302,12 @@ class IngestService:
                 cost_nano_usd=stored.cost_nano_usd,
                 pricing_status=stored.pricing_status,
             )
-        return outcomes
+        for ext, row in existing.items():
+            if ext in inserted:
+                settled.final_cost[ext] = row.cost_nano_usd
+            else:
+                settled.cost_delta += row.cost_nano_usd - original_cost[ext]
+        return settled
 
     async def _replace(
         self, session: AsyncSession, ctx: IngestContext, stored: StoredCall, item: Prepared
@@ -340,11 +402,6 @@ def _outcome_fields(o: Outcome) -> dict[str, Any]:
     return fields
 
 
-def _state_fields(plan: PlanState) -> dict[str, Any]:
-    # Budgets arrive with the budget domain; until a workspace can set one, none is at risk.
-    return {**plan.ingest_fields(), "budgetWarning": False, "budgetExceeded": False}
-
-
 def _item_result(o: Outcome) -> dict[str, Any]:
     if o.error is None:
         return {"index": o.index, **_outcome_fields(o), "reason": None, "errors": None}
@@ -361,7 +418,7 @@ def _item_result(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _batch_body(outcomes: list[Outcome], plan: PlanState) -> dict[str, Any]:
+def _batch_body(outcomes: list[Outcome], state: dict[str, Any]) -> dict[str, Any]:
     results = [_item_result(o) for o in outcomes]
     accepted = sum(1 for o in outcomes if o.error is None)
     return {
@@ -370,7 +427,7 @@ def _batch_body(outcomes: list[Outcome], plan: PlanState) -> dict[str, Any]:
         "deduplicated": sum(1 for o in outcomes if o.error is None and o.deduplicated),
         "rejected": len(outcomes) - accepted,
         "results": results,
-        **_state_fields(plan),
+        **state,
         "reason": None,
     }
 

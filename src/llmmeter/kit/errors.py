@@ -90,3 +90,21 @@ class Unavailable(AppError):
 
     def __init__(self, message: str | None = None, retry_after: int = 5) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class RateLimited(AppError):
+    status_code = 429
+    reason = "rate_limited"
+    message = "Rate limit reached."
+
+
+class PlanLimitReached(AppError):
+    status_code = 402
+    reason = "plan_limit_reached"
+    message = "The monthly request quota of the plan is used up: telemetry is paused."
+
+
+class BudgetExceeded(AppError):
+    status_code = 402
+    reason = "budget_exceeded"
+    message = "The workspace budget is exceeded and its policy is hard_stop."

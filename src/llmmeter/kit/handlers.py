@@ -18,13 +18,15 @@ log = logging.getLogger(__name__)
 _HTTP_REASONS = {404: "not_found", 405: "method_not_allowed"}
 
 
-def _render(exc: AppError) -> ORJSONResponse:
-    return ORJSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+def _render(exc: AppError, request: Request | None = None) -> ORJSONResponse:
+    headers = dict(getattr(request.state, "response_headers", {})) if request else {}
+    headers.update(exc.headers)
+    return ORJSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
-async def app_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def app_error(request: Request, exc: Exception) -> ORJSONResponse:
     assert isinstance(exc, AppError)
-    return _render(exc)
+    return _render(exc, request)
 
 
 async def request_validation(_request: Request, exc: Exception) -> ORJSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from llmmeter.config import Settings
 from llmmeter.kit.time import Clock
+from llmmeter.limits.service import RateLimiter
 from llmmeter.pricing.catalog import PriceCatalog
 
 
@@ -21,6 +22,7 @@ class AppState:
     redis: Redis | None
     clock: Clock
     catalog: PriceCatalog
+    limiter: RateLimiter
 
 
 def app_state(request: Request) -> AppState:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from llmmeter.kit.db_types import JSONType, UTCDateTime
+from llmmeter.kit.db_types import DecimalType, JSONType, UTCDateTime
 from llmmeter.kit.model import TimestampedModel
 from llmmeter.kit.time import utc_now
 
@@ -21,6 +22,15 @@ class Workspace(TimestampedModel):
     )
     # Bumped whenever the workspace's price overrides change, so that callers may cache them.
     pricing_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Budgets in USD per period; NULL means no limit. Policy: observe (flags) or hard_stop (402).
+    budget_daily_usd: Mapped[Decimal | None] = mapped_column(DecimalType, nullable=True)
+    budget_monthly_usd: Mapped[Decimal | None] = mapped_column(DecimalType, nullable=True)
+    budget_warning_ratio: Mapped[Decimal] = mapped_column(
+        DecimalType, nullable=False, default=Decimal("0.8"), server_default=text("0.8")
+    )
+    budget_policy: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="observe", server_default=text("'observe'")
+    )
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utc_now, onupdate=utc_now
     )

@@ -1,34 +1,91 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.kit.dialect import upsert_insert
-from llmmeter.models import WorkspaceUsage
+from llmmeter.kit.tenancy import Tenant, tenant_scope
+from llmmeter.models import UsageCounter
+
+MONTH = "month"
+DAY = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    requests: int = 0
+    cost_nano_usd: int = 0
 
 
 class UsageRepository:
-    async def add_requests(
-        self, session: AsyncSession, workspace_id: uuid.UUID, period: date, count: int
-    ) -> int:
-        stmt = upsert_insert(session, WorkspaceUsage).values(
-            workspace_id=workspace_id, period_start_date=period, request_count=count
+    async def add(
+        self,
+        session: AsyncSession,
+        workspace_id: uuid.UUID,
+        period: str,
+        start: date,
+        counts: Counts,
+        *,
+        request_limit: int | None = None,
+    ) -> Counts | None:
+        """Adds to a period's counters; with a limit, only if the request count stays within it
+        (None then). One statement: the row lock orders concurrent writers."""
+        stmt = upsert_insert(session, UsageCounter).values(
+            workspace_id=workspace_id,
+            period=period,
+            period_start_date=start,
+            request_count=counts.requests,
+            cost_nano_usd=counts.cost_nano_usd,
         )
+        table = UsageCounter.__table__.c
         stmt = stmt.on_conflict_do_update(
-            index_elements=[WorkspaceUsage.workspace_id, WorkspaceUsage.period_start_date],
-            set_={"request_count": WorkspaceUsage.request_count + stmt.excluded.request_count},
-        ).returning(WorkspaceUsage.request_count)
-        return int((await session.execute(stmt)).scalar_one())
+            index_elements=[table.workspace_id, table.period, table.period_start_date],
+            set_={
+                "request_count": table.request_count + stmt.excluded.request_count,
+                "cost_nano_usd": table.cost_nano_usd + stmt.excluded.cost_nano_usd,
+            },
+            where=(
+                table.request_count + stmt.excluded.request_count <= request_limit
+                if request_limit is not None
+                else None
+            ),
+        ).returning(table.request_count, table.cost_nano_usd)
+        row = (await session.execute(stmt)).first()
+        return None if row is None else Counts(int(row[0]), int(row[1]))
 
-    async def requests(self, session: AsyncSession, workspace_id: uuid.UUID, period: date) -> int:
-        stmt = select(WorkspaceUsage.request_count).where(
-            WorkspaceUsage.workspace_id == workspace_id,
-            WorkspaceUsage.period_start_date == period,
+    async def lock(
+        self, session: AsyncSession, workspace_id: uuid.UUID, period: str, start: date
+    ) -> Counts:
+        stmt = (
+            select(UsageCounter.request_count, UsageCounter.cost_nano_usd)
+            .where(
+                UsageCounter.workspace_id == workspace_id,
+                UsageCounter.period == period,
+                UsageCounter.period_start_date == start,
+            )
+            .with_for_update()
         )
-        return int(await session.scalar(stmt) or 0)
+        row = (await session.execute(stmt)).first()
+        return Counts() if row is None else Counts(int(row[0]), int(row[1]))
+
+    async def read(
+        self, session: AsyncSession, tenant: Tenant, month: date, day: date
+    ) -> dict[str, Counts]:
+        stmt = select(
+            UsageCounter.period, UsageCounter.request_count, UsageCounter.cost_nano_usd
+        ).where(
+            tenant_scope(UsageCounter.workspace_id, tenant),
+            or_(
+                and_(UsageCounter.period == MONTH, UsageCounter.period_start_date == month),
+                and_(UsageCounter.period == DAY, UsageCounter.period_start_date == day),
+            ),
+        )
+        rows = (await session.execute(stmt)).all()
+        return {period: Counts(int(n), int(cost)) for period, n, cost in rows}
 
 
 usage_repository = UsageRepository()

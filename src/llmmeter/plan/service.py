@@ -1,8 +1,10 @@
-"""Plans (from settings) and the exact monthly request count each workspace is billed on."""
+"""Plans (from settings) and the exact counters each workspace is billed and budgeted on:
+requests and spend per calendar month and day, in the workspace's time zone."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -10,25 +12,47 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llmmeter.auth.principal import WorkspaceScope
 from llmmeter.config import Plan, Settings
-from llmmeter.plan.repository import usage_repository
+from llmmeter.plan.repository import DAY, MONTH, Counts, usage_repository
 
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    start_date: date  # first day of the month in the workspace's time zone
+    start_date: date  # first local day of the period
     start: datetime  # as UTC instants
     end: datetime  # exclusive
+
+    @property
+    def last_second(self) -> datetime:
+        return self.end - timedelta(seconds=1)
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
 def month_of(now: datetime, time_zone: str) -> Period:
     tz = ZoneInfo(time_zone)
-    local = now.astimezone(tz)
-    first = local.date().replace(day=1)
+    first = now.astimezone(tz).date().replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
-    start = datetime(first.year, first.month, 1, tzinfo=tz).astimezone(UTC)
-    end = datetime(following.year, following.month, 1, tzinfo=tz).astimezone(UTC)
-    return Period(first, start, end)
+    return Period(first, _local_midnight(first, tz), _local_midnight(following, tz))
+
+
+def day_of(now: datetime, time_zone: str) -> Period:
+    tz = ZoneInfo(time_zone)
+    today = now.astimezone(tz).date()
+    return Period(today, _local_midnight(today, tz), _local_midnight(today + timedelta(days=1), tz))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A workspace's counters for the month and the day that contain `now`."""
+
+    month: Period
+    day: Period
+    month_counts: Counts
+    day_counts: Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,27 +85,62 @@ class PlanState:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    admitted: int  # how many of the new calls fit in the quota, in the order given
+    usage: Usage
+
+
 class PlanService:
-    async def record_requests(
+    def plan(self, settings: Settings, tier: str) -> Plan:
+        return settings.plan(tier)
+
+    def state(self, settings: Settings, tier: str, usage: Usage) -> PlanState:
+        return PlanState(tier, settings.plan(tier), usage.month_counts.requests, usage.month)
+
+    async def usage(
+        self, session: AsyncSession, workspace_id: uuid.UUID, time_zone: str, now: datetime
+    ) -> Usage:
+        month, day = month_of(now, time_zone), day_of(now, time_zone)
+        counts = await usage_repository.read(
+            session, WorkspaceScope(workspace_id), month.start_date, day.start_date
+        )
+        return Usage(month, day, counts.get(MONTH, Counts()), counts.get(DAY, Counts()))
+
+    async def admit(
         self,
         session: AsyncSession,
-        settings: Settings,
+        plan: Plan,
         *,
         workspace_id: uuid.UUID,
-        tier: str,
         time_zone: str,
         now: datetime,
-        count: int,
-    ) -> PlanState:
-        """Counts `count` newly stored calls (0 only reads) in the same transaction as the rows."""
-        period = month_of(now, time_zone)
-        if count:
-            used = await usage_repository.add_requests(
-                session, workspace_id, period.start_date, count
+        new_costs: Sequence[int],
+        cost_delta: int,
+    ) -> Admission:
+        """Counts as many of the new calls as the monthly quota allows (all of them, and the
+        cost delta of replaced rows) in this transaction; the caller drops the rest."""
+        if not new_costs and not cost_delta:
+            return Admission(0, await self.usage(session, workspace_id, time_zone, now))
+        month, day = month_of(now, time_zone), day_of(now, time_zone)
+        limit = plan.monthly_requests
+        admitted = len(new_costs) if limit is None else min(len(new_costs), limit)
+        counts = Counts(admitted, sum(new_costs[:admitted]) + cost_delta)
+        month_counts = await usage_repository.add(
+            session, workspace_id, MONTH, month.start_date, counts, request_limit=limit
+        )
+        if month_counts is None:
+            # Over the quota: the row exists; lock it and take exactly what is left.
+            used = await usage_repository.lock(session, workspace_id, MONTH, month.start_date)
+            admitted = max(0, min(len(new_costs), (limit or 0) - used.requests))
+            counts = Counts(admitted, sum(new_costs[:admitted]) + cost_delta)
+            month_counts = await usage_repository.add(
+                session, workspace_id, MONTH, month.start_date, counts
             )
-        else:
-            used = await usage_repository.requests(session, workspace_id, period.start_date)
-        return PlanState(tier=tier, plan=settings.plan(tier), used=used, period=period)
+            assert month_counts is not None
+        day_counts = await usage_repository.add(session, workspace_id, DAY, day.start_date, counts)
+        assert day_counts is not None
+        return Admission(admitted, Usage(month, day, month_counts, day_counts))
 
 
 plan_service = PlanService()

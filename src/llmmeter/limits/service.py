@@ -1,0 +1,87 @@
+"""Per-plan rate limits: GCRA in Redis (shared by every worker and replica), falling back to
+an in-process limiter while Redis is unreachable or slow, and back again when it answers."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from importlib.resources import files
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from llmmeter.config import Plan
+from llmmeter.kit.errors import RateLimited
+from llmmeter.limits.gcra import Decision
+from llmmeter.limits.local import LocalLimiter
+
+log = logging.getLogger(__name__)
+_SCRIPT = files("llmmeter.limits").joinpath("redis_gcra.lua").read_text()
+KEY_PREFIX = "llmmeter:rl:"
+
+
+def redis_key(workspace_id: uuid.UUID) -> str:
+    # Braces make the key its own cluster hash slot.
+    return f"{KEY_PREFIX}{{{workspace_id}}}"
+
+
+class RateLimiter:
+    """Holds the connections and the fallback state of one worker."""
+
+    def __init__(self, redis: Redis | None, *, workers: int, retry_after_failure_s: float) -> None:
+        self._redis = redis
+        self._script = redis.register_script(_SCRIPT) if redis is not None else None
+        self._local = LocalLimiter(share=workers if redis is not None else 1)
+        self._retry_after_failure_s = retry_after_failure_s
+        self._down_until = 0.0
+        self._outage = False
+
+    async def acquire(self, workspace_id: uuid.UUID, plan: Plan, cost: int) -> Decision:
+        if self._script is not None and time.monotonic() >= self._down_until:
+            try:
+                result = await self._script(
+                    keys=[redis_key(workspace_id)], args=[plan.rate_per_second, plan.burst, cost]
+                )
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._fail(exc)
+            else:
+                self._recover()
+                allowed, remaining, retry_us, reset_us = (int(v) for v in result)
+                return Decision(
+                    bool(allowed), plan.burst, remaining, retry_us / 1e6, reset_us / 1e6
+                )
+        return self._local.acquire(workspace_id, plan.rate_per_second, plan.burst, cost)
+
+    def _fail(self, exc: BaseException) -> None:
+        # Probe again after a pause, so a hung Redis does not cost every request a timeout.
+        self._down_until = time.monotonic() + self._retry_after_failure_s
+        if not self._outage:
+            self._outage = True
+            log.warning("rate limiter: Redis unavailable (%s); limiting in-process", exc)
+
+    def _recover(self) -> None:
+        if self._outage:
+            self._outage = False
+            log.warning("rate limiter: Redis answers again; limiting in Redis")
+
+    @property
+    def using_redis(self) -> bool:
+        return self._script is not None and not self._outage
+
+
+class LimitsService:
+    async def check(
+        self, limiter: RateLimiter, workspace_id: uuid.UUID, plan: Plan, records: int
+    ) -> Decision:
+        decision = await limiter.acquire(workspace_id, plan, records)
+        if not decision.allowed:
+            raise RateLimited(
+                f"Rate limit of {plan.rate_per_second:g} records/s (burst {plan.burst}) reached; "
+                f"retry after {decision.retry_after_seconds} s.",
+                headers=decision.headers(),
+            )
+        return decision
+
+
+limits_service = LimitsService()
