@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from llmmeter import migrate
 from llmmeter.app import create_app
-from llmmeter.config import Settings
+from llmmeter.config import PlanTier, Settings
 from llmmeter.db import create_engine, create_sessionmaker
 from tests.fixtures.factories import KeyedWorkspace, create_keyed_workspace
 
@@ -74,13 +75,27 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-async def app_client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, clock=clock)
+@asynccontextmanager
+async def serve(
+    settings: Settings, clock: FakeClock | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An app built for `settings`, with an HTTP client talking to it in-process."""
+    app = create_app(settings, clock=clock or FakeClock())
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+def with_plan(settings: Settings, tier: PlanTier, **changes: object) -> Settings:
+    plan = settings.plans[tier].model_copy(update=changes)
+    return settings.model_copy(update={"plans": {**settings.plans, tier: plan}})
+
+
+@pytest.fixture
+async def app_client(settings: Settings, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(settings, clock) as client:
+        yield client
 
 
 @pytest.fixture

@@ -121,6 +121,28 @@ def test_workspace_and_key_commands(
     main(["revoke-key", "--workspace", workspace[1], "--key", key_id[1]])
     assert "revoked" in capsys.readouterr().out
 
+    main(["set-plan", "--workspace", workspace[1], "--plan", "pro"])
+    assert "plan set to pro" in capsys.readouterr().out
+    main(
+        [
+            "set-budget",
+            "--workspace",
+            workspace[1],
+            "--daily",
+            "25",
+            "--monthly",
+            "none",
+            "--ratio",
+            "0.9",
+            "--policy",
+            "hard_stop",
+        ]
+    )
+    assert "policy hard_stop" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main(["set-budget", "--workspace", workspace[1], "--daily", "-3"])
+    assert refused.value.code == 2
+
     with pytest.raises(SystemExit) as failed:
         main(["create-key", "--workspace", "00000000-0000-0000-0000-000000000000"])
     assert failed.value.code == 2

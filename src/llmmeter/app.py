@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -7,6 +8,8 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from llmmeter import api
 from llmmeter.config import Settings
@@ -25,9 +28,25 @@ Telemetry and cost for LLM calls. The ingest API is wire-compatible with Opsmete
 point an Opsmeter client at this base URL and it works unchanged.
 
 Every error answers `{"ok": false, "reason": "…", "message": "…"}`; `reason` is machine-readable:
-`validation_error`, `timestamp_out_of_range`, `invalid_api_key`, `payload_too_large`,
-`unsupported_media_type`, `unavailable`, `not_found`.
+`validation_error`, `timestamp_out_of_range`, `invalid_api_key`, `rate_limited`,
+`plan_limit_reached`, `budget_exceeded`, `payload_too_large`, `unsupported_media_type`,
+`unavailable`, `not_found`.
 """
+
+
+def _redis(settings: Settings) -> Redis:
+    timeout = settings.redis_timeout_ms / 1000
+    # One short timeout for connecting and for commands: a frozen Redis must not hold ingest
+    # up. No retries: redis-py's default (10, with backoff) would turn one timeout into
+    # seconds; the in-process fallback is our retry. No CLIENT SETINFO: one round trip less
+    # on every new connection.
+    return Redis.from_url(
+        str(settings.redis_url),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        driver_info=None,
+    )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastAPI:
@@ -36,14 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
         engine = create_engine(settings)
-        timeout = settings.redis_timeout_ms / 1000
-        redis = (
-            Redis.from_url(
-                settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
-            )
-            if settings.redis_url
-            else None
-        )
+        redis = _redis(settings) if settings.redis_url else None
         state = AppState(
             settings=settings,
             engine=engine,
@@ -57,6 +69,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 retry_after_failure_s=settings.limiter_probe_seconds,
             ),
         )
+        # The price catalog and the imported code are a large, permanent object graph; moved
+        # out of the collector's sight, a full collection no longer pauses requests ~0.2 s.
+        gc.freeze()
         try:
             yield {"app": state}
         finally:

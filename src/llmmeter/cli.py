@@ -1,4 +1,5 @@
-"""`llmmeter serve | migrate | create-workspace | create-key | rotate-key | revoke-key`."""
+"""`llmmeter serve | migrate | create-workspace | create-key | rotate-key | revoke-key |
+set-plan | set-budget`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from decimal import Decimal, InvalidOperation
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from llmmeter import migrate
 from llmmeter.api_key.service import Grace, IssuedKey, KeyMode, api_key_service
 from llmmeter.auth.principal import WorkspaceScope
+from llmmeter.budget.config import BudgetPolicy
 from llmmeter.config import PlanTier, Settings
 from llmmeter.db import create_engine, create_sessionmaker
 from llmmeter.kit.errors import AppError
@@ -158,6 +161,47 @@ def cmd_revoke_key(settings: Settings, args: argparse.Namespace) -> None:
     _print("key revoked")
 
 
+async def _set_plan(settings: Settings, args: argparse.Namespace) -> None:
+    async with _session(settings) as session:
+        await workspace_service.set_plan(
+            session, WorkspaceScope(args.workspace), PlanTier(args.plan)
+        )
+
+
+def cmd_set_plan(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(_set_plan(settings, args))
+    _print(f"plan set to {args.plan}; it applies from the next request")
+
+
+def _usd(value: str) -> Decimal | None:
+    if value.lower() in ("", "none", "off"):
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount in USD: {value!r}") from None
+
+
+async def _set_budget(settings: Settings, args: argparse.Namespace) -> None:
+    async with _session(settings) as session:
+        await workspace_service.set_budget(
+            session,
+            WorkspaceScope(args.workspace),
+            daily_usd=args.daily,
+            monthly_usd=args.monthly,
+            warning_ratio=args.ratio,
+            policy=BudgetPolicy(args.policy),
+        )
+
+
+def cmd_set_budget(settings: Settings, args: argparse.Namespace) -> None:
+    asyncio.run(_set_budget(settings, args))
+    _print(
+        f"budget: daily {args.daily or 'none'} USD, monthly {args.monthly or 'none'} USD, "
+        f"warning at {args.ratio}, policy {args.policy}"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmmeter", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +241,19 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--workspace", type=uuid.UUID, required=True)
     revoke.add_argument("--key", type=uuid.UUID, required=True)
     revoke.set_defaults(func=cmd_revoke_key)
+
+    plan = sub.add_parser("set-plan", help="change a workspace's plan (applies at once)")
+    plan.add_argument("--workspace", type=uuid.UUID, required=True)
+    plan.add_argument("--plan", choices=[t.value for t in PlanTier], required=True)
+    plan.set_defaults(func=cmd_set_plan)
+
+    budget = sub.add_parser("set-budget", help="set daily/monthly budgets ('none' for no limit)")
+    budget.add_argument("--workspace", type=uuid.UUID, required=True)
+    budget.add_argument("--daily", type=_usd, default=None, metavar="USD")
+    budget.add_argument("--monthly", type=_usd, default=None, metavar="USD")
+    budget.add_argument("--ratio", type=Decimal, default=Decimal("0.8"), help="warning ratio")
+    budget.add_argument("--policy", choices=[p.value for p in BudgetPolicy], default="observe")
+    budget.set_defaults(func=cmd_set_budget)
     return parser
 
 

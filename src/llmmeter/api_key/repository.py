@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.kit.tenancy import Tenant, tenant_scope
@@ -58,8 +58,23 @@ class ApiKeyRepository:
         row = (await session.execute(stmt)).first()
         return None if row is None else IngestKeyRow(**row._mapping)
 
-    async def touch(self, session: AsyncSession, key_id: uuid.UUID, now: datetime) -> None:
-        await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+    async def touch(
+        self, session: AsyncSession, key_id: uuid.UUID, now: datetime, older_than: datetime
+    ) -> None:
+        # SKIP LOCKED: when another request is already stamping this key, leave it to that one
+        # instead of queueing every request of a burst behind one row lock. NO KEY UPDATE (not
+        # UPDATE): the foreign-key checks of concurrent inserts share-lock this row, and a
+        # full row lock would deadlock with them.
+        stale = (
+            select(ApiKey.id)
+            .where(
+                ApiKey.id == key_id,
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < older_than),
+            )
+            .with_for_update(skip_locked=True, key_share=True)
+            .scalar_subquery()
+        )
+        await session.execute(update(ApiKey).where(ApiKey.id == stale).values(last_used_at=now))
 
     async def add(self, session: AsyncSession, key: ApiKey) -> ApiKey:
         session.add(key)

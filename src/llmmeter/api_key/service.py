@@ -81,7 +81,7 @@ class ApiKeyService:
         if row.expires_at is not None and row.expires_at <= now:
             raise InvalidAPIKey("This API key has expired.")
         if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-            await api_key_repository.touch(session, row.key_id, now)
+            await api_key_repository.touch(session, row.key_id, now, now - LAST_USED_RESOLUTION)
         return IngestPrincipal(
             workspace_id=row.workspace_id,
             api_key_id=row.key_id,

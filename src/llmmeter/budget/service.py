@@ -51,8 +51,8 @@ class PeriodBudget:
             "isWarning": self.is_warning,
             "isExceeded": self.is_exceeded,
             "period": self.name,
-            "periodStart": _iso(self.period.start),
-            "periodEnd": _iso(self.period.last_second),
+            "periodStart": iso_utc(self.period.start),
+            "periodEnd": iso_utc(self.period.last_second),
         }
 
 
@@ -85,7 +85,7 @@ class BudgetState:
         }
 
 
-def _iso(value: Any) -> str:
+def iso_utc(value: Any) -> str:
     return str(value.isoformat().replace("+00:00", "Z"))
 
 

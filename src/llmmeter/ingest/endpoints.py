@@ -26,6 +26,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorResponse,
         "description": "Missing, unknown, revoked or expired key (`invalid_api_key`).",
     },
+    402: {
+        "model": ErrorResponse,
+        "description": "Monthly plan quota used up (`plan_limit_reached`: `telemetryPaused: true`, "
+        "`providerCallsContinue: true` — keep calling your LLM), or a budget exceeded under the "
+        "`hard_stop` policy (`budget_exceeded`). Nothing is stored; duplicates of stored calls "
+        "are still answered 200. The body carries the plan and budget fields.",
+    },
     413: {"model": ErrorResponse, "description": "Body over the limit (`payload_too_large`)."},
     415: {
         "model": ErrorResponse,
@@ -35,6 +42,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorResponse,
         "description": "Invalid fields, all listed in `errors` (`validation_error`), or createdAt "
         "outside [now − 30 days, now + 5 min] (`timestamp_out_of_range`).",
+    },
+    429: {
+        "model": ErrorResponse,
+        "description": "Plan rate limit (`rate_limited`), counted in records; `Retry-After` "
+        "(whole seconds, ≥ 1) says when the same request will be admitted. Every answer after "
+        "authentication carries `RateLimit-Limit` (the burst), `RateLimit-Remaining` and "
+        "`RateLimit-Reset` (seconds until the bucket is full).",
     },
     503: {
         "model": ErrorResponse,

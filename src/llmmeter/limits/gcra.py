@@ -11,6 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# Clock and float rounding must not refuse a client that paces itself exactly at the rate.
+EPSILON_S = 1e-6
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -42,7 +45,7 @@ def decide(tat: float, now: float, rate: float, burst: int, cost: int) -> tuple[
     base = max(tat, now)
     new_tat = base + interval * cost
     oversized_into_full_bucket = cost > burst and tat <= now
-    if new_tat - now <= tolerance or oversized_into_full_bucket:
+    if new_tat - now <= tolerance + EPSILON_S or oversized_into_full_bucket:
         remaining = max(0, math.floor((tolerance - (new_tat - now)) / interval))
         return Decision(True, burst, remaining, 0.0, max(0.0, new_tat - now)), new_tat
     wait = (new_tat - tolerance) - now if cost <= burst else base - now

@@ -28,3 +28,10 @@ class LocalLimiter:
             decision, tat = decide(self._tat.get(key, now), now, rate, burst, cost)
             self._tat[key] = tat
         return decision
+
+    def sync(self, key: uuid.UUID, rate: float, burst: int, remaining: int) -> None:
+        """Mirrors the shared bucket (as Redis last reported it) in this worker's share, so a
+        fallback continues from there instead of granting a fresh burst."""
+        used = max(0, burst - remaining)
+        with self._lock:
+            self._tat[key] = time.monotonic() + used / rate

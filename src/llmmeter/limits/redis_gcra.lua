@@ -1,21 +1,31 @@
 -- GCRA in one round trip, on Redis's clock. KEYS[1]: the workspace's TAT (µs since the epoch).
--- ARGV: rate (records/s), burst, cost. Returns {allowed, remaining, retry_after_us, reset_us}.
+-- ARGV: rate (records/s), burst, cost, debt (records a worker admitted on its own while Redis
+-- was out: charged first, whatever the decision). Returns {allowed, remaining, retry_us, reset_us}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local debt = tonumber(ARGV[4])
 local interval = 1000000 / rate
 local tolerance = interval * burst
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if debt > 0 then
+  tat = math.max(tat, now) + interval * debt
+end
+local function store(value)
+  local ttl = math.max(1, math.ceil((value - now) / 1000)) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', value), 'PX', ttl)
+end
 local base = math.max(tat, now)
 local new_tat = base + interval * cost
-if new_tat - now <= tolerance or (cost > burst and tat <= now) then
-  local ttl = math.ceil((new_tat - now) / 1000) + 1000
-  redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl)
+-- 1 µs of slack: float rounding must not refuse a client paced exactly at the rate.
+if new_tat - now <= tolerance + 1 or (cost > burst and tat <= now) then
+  store(new_tat)
   local remaining = math.max(0, math.floor((tolerance - (new_tat - now)) / interval))
   return {1, remaining, 0, math.floor(new_tat - now)}
 end
+if debt > 0 then store(tat) end
 local wait
 if cost <= burst then wait = (new_tat - tolerance) - now else wait = base - now end
 local remaining = math.max(0, math.floor((tolerance - (base - now)) / interval))

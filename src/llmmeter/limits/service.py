@@ -10,6 +10,7 @@ from importlib.resources import files
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from llmmeter.config import Plan
 from llmmeter.kit.errors import RateLimited
@@ -19,6 +20,7 @@ from llmmeter.limits.local import LocalLimiter
 log = logging.getLogger(__name__)
 _SCRIPT = files("llmmeter.limits").joinpath("redis_gcra.lua").read_text()
 KEY_PREFIX = "llmmeter:rl:"
+TIMEOUTS_FOR_OUTAGE = 3
 
 
 def redis_key(workspace_id: uuid.UUID) -> str:
@@ -36,31 +38,56 @@ class RateLimiter:
         self._retry_after_failure_s = retry_after_failure_s
         self._down_until = 0.0
         self._outage = False
+        self._timeouts = 0
+        # Records admitted in-process while Redis was out, per workspace: charged to Redis
+        # when it answers again, so the shared bucket does not refill them twice.
+        self._debt: dict[uuid.UUID, int] = {}
 
     async def acquire(self, workspace_id: uuid.UUID, plan: Plan, cost: int) -> Decision:
         if self._script is not None and time.monotonic() >= self._down_until:
+            debt = self._debt.pop(workspace_id, 0)
             try:
                 result = await self._script(
-                    keys=[redis_key(workspace_id)], args=[plan.rate_per_second, plan.burst, cost]
+                    keys=[redis_key(workspace_id)],
+                    args=[plan.rate_per_second, plan.burst, cost, debt],
                 )
             except (RedisError, OSError, TimeoutError) as exc:
+                self._add_debt(workspace_id, debt)
                 self._fail(exc)
             else:
                 self._recover()
                 allowed, remaining, retry_us, reset_us = (int(v) for v in result)
+                self._local.sync(workspace_id, plan.rate_per_second, plan.burst, remaining)
                 return Decision(
                     bool(allowed), plan.burst, remaining, retry_us / 1e6, reset_us / 1e6
                 )
-        return self._local.acquire(workspace_id, plan.rate_per_second, plan.burst, cost)
+        decision = self._local.acquire(workspace_id, plan.rate_per_second, plan.burst, cost)
+        if decision.allowed and self._script is not None:
+            self._add_debt(workspace_id, cost)
+        return decision
+
+    def _add_debt(self, workspace_id: uuid.UUID, records: int) -> None:
+        if records:
+            if len(self._debt) > 100_000:
+                self._debt.clear()  # an outage this wide: forget rather than grow
+            self._debt[workspace_id] = self._debt.get(workspace_id, 0) + records
 
     def _fail(self, exc: BaseException) -> None:
-        # Probe again after a pause, so a hung Redis does not cost every request a timeout.
+        # A lone timeout may be our own busy event loop rather than Redis: that request falls
+        # back alone. A refused connection, or timeouts in a row, is an outage: stop asking
+        # and probe again after a pause, so a hung Redis does not cost every request a timeout.
+        if isinstance(exc, RedisTimeout | TimeoutError):
+            self._timeouts += 1
+            if self._timeouts < TIMEOUTS_FOR_OUTAGE:
+                return
+        self._timeouts = 0
         self._down_until = time.monotonic() + self._retry_after_failure_s
         if not self._outage:
             self._outage = True
             log.warning("rate limiter: Redis unavailable (%s); limiting in-process", exc)
 
     def _recover(self) -> None:
+        self._timeouts = 0
         if self._outage:
             self._outage = False
             log.warning("rate limiter: Redis answers again; limiting in Redis")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llmmeter.budget.config import BudgetPolicy
 from llmmeter.config import PlanTier
 from llmmeter.kit.errors import FieldError, NotFound, ValidationFailed
 from llmmeter.kit.tenancy import Tenant
@@ -43,6 +45,40 @@ class WorkspaceService:
         workspace = await workspace_repository.get(session, tenant)
         if workspace is None:
             raise NotFound("No such workspace.")
+        return workspace
+
+    async def set_plan(self, session: AsyncSession, tenant: Tenant, plan: PlanTier) -> Workspace:
+        """Takes effect on the next request: every ingest reads the plan with its API key."""
+        workspace = await self.get(session, tenant)
+        workspace.plan_tier = plan.value
+        await workspace_repository.save(session, workspace)
+        return workspace
+
+    async def set_budget(
+        self,
+        session: AsyncSession,
+        tenant: Tenant,
+        *,
+        daily_usd: Decimal | None,
+        monthly_usd: Decimal | None,
+        warning_ratio: Decimal = Decimal("0.8"),
+        policy: BudgetPolicy = BudgetPolicy.observe,
+    ) -> Workspace:
+        errors = [
+            FieldError([name], "must be a non-negative amount in USD, or empty for no limit")
+            for name, value in (("dailyLimitUsd", daily_usd), ("monthlyLimitUsd", monthly_usd))
+            if value is not None and (not value.is_finite() or value < 0)
+        ]
+        if not (warning_ratio.is_finite() and 0 < warning_ratio <= 1):
+            errors.append(FieldError(["warningThresholdRatio"], "must be above 0 and at most 1"))
+        if errors:
+            raise ValidationFailed(errors)
+        workspace = await self.get(session, tenant)
+        workspace.budget_daily_usd = daily_usd
+        workspace.budget_monthly_usd = monthly_usd
+        workspace.budget_warning_ratio = warning_ratio
+        workspace.budget_policy = policy.value
+        await workspace_repository.save(session, workspace)
         return workspace
 
     async def count(self, session: AsyncSession) -> int:
