@@ -70,6 +70,15 @@ def settings(pg_settings: Settings) -> Settings:
     return pg_settings
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def both_backends(request: pytest.FixtureRequest, pg_settings: Settings) -> Settings:
+    """For the tests that must hold on the production store and on the embedded default."""
+    if request.param == "sqlite":
+        sqlite: Settings = request.getfixturevalue("sqlite_settings")
+        return sqlite
+    return pg_settings
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -5,10 +5,7 @@ import pytest
 from llmmeter.config import Settings
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def settings(request: pytest.FixtureRequest, pg_settings: Settings) -> Settings:
-    """Every ingest test runs on the production store and on the embedded default."""
-    if request.param == "sqlite":
-        sqlite: Settings = request.getfixturevalue("sqlite_settings")
-        return sqlite
-    return pg_settings
+@pytest.fixture
+def settings(both_backends: Settings) -> Settings:
+    """Runs on the production store and on the embedded default."""
+    return both_backends

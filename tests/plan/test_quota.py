@@ -66,10 +66,10 @@ async def test_quota_of_100_under_150_concurrent_records(
 
 
 async def test_batch_takes_what_fits_and_refuses_the_rest(
-    pg_settings: Settings, db: AsyncSession
+    settings: Settings, db: AsyncSession
 ) -> None:
     ws = await create_keyed_workspace(db)
-    async with serve(_quota(pg_settings, 10)) as client:
+    async with serve(_quota(settings, 10)) as client:
         first = [record() for _ in range(7)]
         await client.post("/v1/ingest/llm-requests", json={"requests": first}, headers=ws.headers)
         second = [first[0], *(record() for _ in range(5))]
@@ -86,13 +86,13 @@ async def test_batch_takes_what_fits_and_refuses_the_rest(
 
 
 async def test_plan_change_applies_to_the_next_request(
-    pg_settings: Settings, db: AsyncSession
+    settings: Settings, db: AsyncSession
 ) -> None:
     from llmmeter.auth.principal import WorkspaceScope
     from llmmeter.workspace.service import workspace_service
 
     ws = await create_keyed_workspace(db, plan=PlanTier.free)
-    async with serve(pg_settings) as client:
+    async with serve(settings) as client:
         before = (await client.post(URL, json=record(), headers=ws.headers)).json()
         await workspace_service.set_plan(db, WorkspaceScope(ws.id), PlanTier.pro)
         await db.commit()
@@ -116,11 +116,11 @@ async def _client_loop(
 
 
 async def test_counters_equal_rows_under_64_concurrent_clients(
-    pg_settings: Settings, db: AsyncSession
+    settings: Settings, db: AsyncSession
 ) -> None:
     ws = await create_keyed_workspace(db, plan=PlanTier.enterprise)
     sent: list[int] = []
-    async with serve(pg_settings) as client:
+    async with serve(settings) as client:
         until = time.monotonic() + 10
         await asyncio.gather(*(_client_loop(client, ws, until, sent) for _ in range(64)))
     rows, cost = (
