@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Single-record ingest, llmmeter vs the straightforward baseline (bench/baseline_app.py), in one
 # run on the same PostgreSQL + Redis, 2 uvicorn workers each (one server up at a time), wrk on
-# the same box, distinct externalRequestIds. Not part of the test suite.
+# the same box, distinct externalRequestIds; then llmmeter without Redis (in-process limiter)
+# for the limiter's share. Not part of the test suite.
 # Usage: bash bench/run_ingest.sh [duration_seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,6 @@ measure() { # name port command…
 
 measure baseline 8201 .venv/bin/uvicorn bench.baseline_app:app
 measure llmmeter 8200 .venv/bin/llmmeter serve
+# The same without Redis: the in-process limiter, to show what the Redis round trip costs.
+LLMMETER_REDIS_URL= measure llmmeter-local-limiter 8202 .venv/bin/llmmeter serve
 echo "server logs: $LOGS"

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from llmmeter.kit.errors import AppError, FieldError, Unavailable, ValidationFailed
 from llmmeter.kit.responses import ORJSONResponse
@@ -50,6 +52,11 @@ async def storage_down(_request: Request, exc: Exception) -> ORJSONResponse:
     return _render(Unavailable())
 
 
+async def client_gone(_request: Request, _exc: Exception) -> Response:
+    # The client hung up mid-request; the transaction is rolled back and nobody reads this.
+    return Response(status_code=499)
+
+
 async def unexpected(_request: Request, exc: Exception) -> ORJSONResponse:
     log.exception("unhandled error", exc_info=exc)
     body = {"ok": False, "reason": "internal_error", "message": "Internal error."}
@@ -60,6 +67,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, request_validation)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     for exc_type in (OperationalError, InterfaceError, PoolTimeout, ConnectionError):
         app.add_exception_handler(exc_type, storage_down)
     app.add_exception_handler(Exception, unexpected)
