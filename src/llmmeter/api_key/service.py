@@ -147,19 +147,23 @@ class ApiKeyService:
     async def revoke(
         self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID, now: datetime
     ) -> ApiKey:
-        key = await api_key_repository.get(session, tenant, key_id)
-        if key is None:
-            raise NotFound("No such API key.")
+        key = await self._get(session, tenant, key_id)
         if key.revoked_at is None:
             key.revoked_at = now
             await api_key_repository.save(session, key)
         return key
 
+    async def _get(self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID) -> ApiKey:
+        key = await api_key_repository.get(session, tenant, key_id)
+        if key is None:
+            raise NotFound("No such API key.")  # another workspace's key included
+        return key
+
     async def _usable(
         self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID, now: datetime
     ) -> ApiKey:
-        key = await api_key_repository.get(session, tenant, key_id)
-        if key is None or not key.usable_at(now):
+        key = await self._get(session, tenant, key_id)
+        if not key.usable_at(now):
             raise NotFound("No such active API key.")
         return key
 

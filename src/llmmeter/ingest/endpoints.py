@@ -12,6 +12,7 @@ from llmmeter.ingest.schemas import (
     IngestResponse,
     LLMRequestBatchIn,
     LLMRequestIn,
+    RefusalResponse,
 )
 from llmmeter.ingest.service import ingest_service
 from llmmeter.kit.body import read_json
@@ -27,7 +28,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "Missing, unknown, revoked or expired key (`invalid_api_key`).",
     },
     402: {
-        "model": ErrorResponse,
+        "model": RefusalResponse,
         "description": "Monthly plan quota used up (`plan_limit_reached`: `telemetryPaused: true`, "
         "`providerCallsContinue: true` — keep calling your LLM), or a budget exceeded under the "
         "`hard_stop` policy (`budget_exceeded`). Nothing is stored; duplicates of stored calls "

@@ -165,10 +165,25 @@ class LLMRequestBatchIn(BaseModel):
     requests: list[LLMRequestIn] = Field(min_length=1, max_length=500)
 
 
-class IngestResponse(BaseModel):
-    """The answer to every accepted ingest (200)."""
-
+class _Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class PlanAndBudget(_Camel):
+    """Carried by every ingest answer, the 402 refusals included."""
+
+    plan_tier: str
+    plan_limit_requests: int | None = Field(description="null: unlimited.")
+    free_limit_remaining_requests: int | None = Field(description="null: unlimited.")
+    is_plan_limit_reached: bool
+    telemetry_paused: bool = Field(description="The quota is used up: new calls are not stored.")
+    provider_calls_continue: bool = Field(description="Always true: keep calling your LLM.")
+    budget_warning: bool = Field(description="A budget passed its warning ratio.")
+    budget_exceeded: bool = Field(description="A budget reached its limit.")
+
+
+class IngestResponse(PlanAndBudget):
+    """The answer to every accepted ingest (200)."""
 
     ok: bool
     request_id: str
@@ -180,20 +195,10 @@ class IngestResponse(BaseModel):
     cost_usd: float
     pricing_status: Literal["priced", "unknown"]
     warnings: list[str]
-    plan_tier: str
-    plan_limit_requests: int | None = Field(description="null: unlimited.")
-    free_limit_remaining_requests: int | None = Field(description="null: unlimited.")
-    is_plan_limit_reached: bool
-    telemetry_paused: bool
-    provider_calls_continue: bool
-    budget_warning: bool
-    budget_exceeded: bool
     reason: str | None
 
 
-class BatchItemResult(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
+class BatchItemResult(_Camel):
     index: int
     ok: bool
     request_id: str | None
@@ -204,25 +209,16 @@ class BatchItemResult(BaseModel):
     pricing_status: str | None = None
     warnings: list[str] = []
     reason: str | None
+    message: str | None = None
     errors: list[dict[str, Any]] | None = None
 
 
-class BatchResponse(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
+class BatchResponse(PlanAndBudget):
     ok: bool
-    accepted: int
+    accepted: int = Field(description="Items stored or deduplicated.")
     deduplicated: int
     rejected: int
     results: list[BatchItemResult]
-    plan_tier: str
-    plan_limit_requests: int | None
-    free_limit_remaining_requests: int | None
-    is_plan_limit_reached: bool
-    telemetry_paused: bool
-    provider_calls_continue: bool
-    budget_warning: bool
-    budget_exceeded: bool
     reason: str | None
 
 
@@ -233,3 +229,11 @@ class ErrorResponse(BaseModel):
     errors: list[dict[str, Any]] | None = Field(
         default=None, description="validation_error: every bad field as {loc, msg, type}."
     )
+
+
+class RefusalResponse(PlanAndBudget):
+    """402: `plan_limit_reached` or `budget_exceeded`, with the plan and budget fields."""
+
+    ok: Literal[False] = False
+    reason: Literal["plan_limit_reached", "budget_exceeded"]
+    message: str

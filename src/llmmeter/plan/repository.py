@@ -57,6 +57,51 @@ class UsageRepository:
         row = (await session.execute(stmt)).first()
         return None if row is None else Counts(int(row[0]), int(row[1]))
 
+    async def add_month_and_day(
+        self,
+        session: AsyncSession,
+        workspace_id: uuid.UUID,
+        month: date,
+        day: date,
+        counts: Counts,
+        *,
+        request_limit: int | None,
+    ) -> dict[str, Counts]:
+        """Adds to both periods in one statement (the rows stay locked until commit, so one
+        round trip fewer matters). The month row is skipped if it would pass the limit: then
+        only the day comes back."""
+        base = upsert_insert(session, UsageCounter)
+        rows = [
+            {
+                "workspace_id": workspace_id,
+                "period": period,
+                "period_start_date": start,
+                "request_count": counts.requests,
+                "cost_nano_usd": counts.cost_nano_usd,
+            }
+            for period, start in ((MONTH, month), (DAY, day))  # always in this order: no deadlock
+        ]
+        stmt = base.values(rows)
+        table = UsageCounter.__table__.c
+        within = (
+            or_(
+                table.period != MONTH,
+                table.request_count + stmt.excluded.request_count <= request_limit,
+            )
+            if request_limit is not None
+            else None
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.workspace_id, table.period, table.period_start_date],
+            set_={
+                "request_count": table.request_count + stmt.excluded.request_count,
+                "cost_nano_usd": table.cost_nano_usd + stmt.excluded.cost_nano_usd,
+            },
+            where=within,
+        ).returning(table.period, table.request_count, table.cost_nano_usd)
+        result = (await session.execute(stmt)).all()
+        return {period: Counts(int(n), int(cost)) for period, n, cost in result}
+
     async def lock(
         self, session: AsyncSession, workspace_id: uuid.UUID, period: str, start: date
     ) -> Counts:

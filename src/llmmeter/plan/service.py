@@ -126,20 +126,29 @@ class PlanService:
         limit = plan.monthly_requests
         admitted = len(new_costs) if limit is None else min(len(new_costs), limit)
         counts = Counts(admitted, sum(new_costs[:admitted]) + cost_delta)
-        month_counts = await usage_repository.add(
-            session, workspace_id, MONTH, month.start_date, counts, request_limit=limit
+        both = await usage_repository.add_month_and_day(
+            session, workspace_id, month.start_date, day.start_date, counts, request_limit=limit
         )
+        day_counts = both[DAY]
+        month_counts = both.get(MONTH)
         if month_counts is None:
-            # Over the quota: the row exists; lock it and take exactly what is left.
+            # Over the quota (rare): the month row exists; lock it, take exactly what is left,
+            # and take back from the day what it was given for the calls now refused.
             used = await usage_repository.lock(session, workspace_id, MONTH, month.start_date)
-            admitted = max(0, min(len(new_costs), (limit or 0) - used.requests))
-            counts = Counts(admitted, sum(new_costs[:admitted]) + cost_delta)
+            fits = max(0, min(len(new_costs), (limit or 0) - used.requests))
+            kept = Counts(fits, sum(new_costs[:fits]) + cost_delta)
             month_counts = await usage_repository.add(
-                session, workspace_id, MONTH, month.start_date, counts
+                session, workspace_id, MONTH, month.start_date, kept
+            )
+            taken_back = Counts(
+                kept.requests - counts.requests, kept.cost_nano_usd - counts.cost_nano_usd
+            )
+            fixed_day = await usage_repository.add(
+                session, workspace_id, DAY, day.start_date, taken_back
             )
             assert month_counts is not None
-        day_counts = await usage_repository.add(session, workspace_id, DAY, day.start_date, counts)
-        assert day_counts is not None
+            assert fixed_day is not None
+            day_counts, admitted = fixed_day, fits
         return Admission(admitted, Usage(month, day, month_counts, day_counts))
 
 
