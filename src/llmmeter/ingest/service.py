@@ -9,6 +9,7 @@ deleted again in the same transaction, so they are never visible and never count
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -80,6 +81,17 @@ class Settled:
     outcomes: dict[int, Outcome] = field(default_factory=dict)
     final_cost: dict[str, int] = field(default_factory=dict)  # of rows new in this request
     cost_delta: int = 0  # replaced rows stored earlier: new cost − old cost
+
+
+@dataclass(slots=True)
+class Inserted:
+    first: dict[str, Prepared] = field(default_factory=dict)  # first item of each id
+    ids: dict[str, uuid.UUID] = field(default_factory=dict)  # row id given to each id
+    inserted: set[str] = field(default_factory=set)  # ids whose row this request created
+
+    def is_new(self, item: Prepared) -> bool:
+        ext = item.record.external_request_id
+        return ext in self.inserted and self.first[ext] is item
 
 
 class IngestService:
@@ -185,60 +197,11 @@ class IngestService:
     async def _store(
         self, session: AsyncSession, ctx: IngestContext, prepared: list[Prepared]
     ) -> tuple[list[Outcome], dict[str, Any]]:
-        p = ctx.principal
         blocked = await self._budget_blocks(session, ctx)
-        first: dict[str, Prepared] = {}
-        for item in prepared:
-            first.setdefault(item.record.external_request_id, item)
-        # Sorted inserts: two batches sharing ids take their index locks in the same order.
-        new_rows = [
-            {
-                **item.row,
-                "id": new_id(),
-                "workspace_id": p.workspace_id,
-                "external_request_id": ext,
-                "created_at": item.row.get("created_at", ctx.now),
-                "received_at": ctx.now,
-                "attempts": 1,
-            }
-            for ext, item in sorted(first.items())
-        ]
-        ids = {r["external_request_id"]: r["id"] for r in new_rows}
-        inserted = await llm_request_repository.insert_new(session, new_rows)
-        repeats = [
-            item
-            for item in prepared
-            if item.record.external_request_id not in inserted
-            or first[item.record.external_request_id] is not item
-        ]
-        settled = await self._settle_repeats(session, ctx, repeats, inserted)
-        # New calls in arrival order, each at its final cost (a retry in the same batch may
-        # have replaced it); the quota takes them first come, first served.
-        new_exts = [
-            i.record.external_request_id
-            for i in prepared
-            if i is first[i.record.external_request_id]
-        ]
-        new_exts = [ext for ext in new_exts if ext in inserted]
-        new_costs = [
-            settled.final_cost.get(ext, first[ext].row["cost_nano_usd"]) for ext in new_exts
-        ]
-        admission = await plan_service.admit(
-            session,
-            plan_service.plan(ctx.settings, p.plan_tier),
-            workspace_id=p.workspace_id,
-            time_zone=p.time_zone,
-            now=ctx.now,
-            new_costs=[] if blocked else new_costs,
-            cost_delta=settled.cost_delta,
-        )
-        refused = set(new_exts if blocked else new_exts[admission.admitted :])
-        if refused:
-            await llm_request_repository.delete(session, p, [ids[ext] for ext in refused])
-        state = {
-            **plan_service.state(ctx.settings, p.plan_tier, admission.usage).ingest_fields(),
-            **budget_service.state(p.budget, admission.usage).ingest_fields(),
-        }
+        batch = await self._insert(session, ctx, prepared)
+        repeats = [item for item in prepared if not batch.is_new(item)]
+        settled = await self._settle_repeats(session, ctx, repeats, batch.inserted)
+        refused, state = await self._admit(session, ctx, batch, settled, blocked)
         refusal: AppError = (
             BudgetExceeded(extra=state) if blocked else PlanLimitReached(extra=state)
         )
@@ -247,11 +210,11 @@ class IngestService:
             ext = item.record.external_request_id
             if ext in refused:
                 outcome = Outcome(item.index, ext, error=refusal)
-            elif first[ext] is item and ext in inserted:
+            elif batch.is_new(item):
                 outcome = Outcome(
                     item.index,
                     ext,
-                    str(ids[ext]),
+                    str(batch.ids[ext]),
                     cost_nano_usd=item.row["cost_nano_usd"],
                     pricing_status=item.row["pricing_status"],
                 )
@@ -260,6 +223,60 @@ class IngestService:
             outcome.warnings = _warnings(item.record, outcome.pricing_status)
             outcomes.append(outcome)
         return outcomes, state
+
+    async def _insert(
+        self, session: AsyncSession, ctx: IngestContext, prepared: list[Prepared]
+    ) -> Inserted:
+        batch = Inserted()
+        for item in prepared:
+            batch.first.setdefault(item.record.external_request_id, item)
+        # Sorted inserts: two batches sharing ids take their index locks in the same order.
+        rows = [
+            {
+                **item.row,
+                "id": new_id(),
+                "workspace_id": ctx.principal.workspace_id,
+                "external_request_id": ext,
+                "created_at": item.row.get("created_at", ctx.now),
+                "received_at": ctx.now,
+                "attempts": 1,
+            }
+            for ext, item in sorted(batch.first.items())
+        ]
+        batch.ids = {r["external_request_id"]: r["id"] for r in rows}
+        batch.inserted = await llm_request_repository.insert_new(session, rows)
+        return batch
+
+    async def _admit(
+        self,
+        session: AsyncSession,
+        ctx: IngestContext,
+        batch: Inserted,
+        settled: Settled,
+        blocked: bool,
+    ) -> tuple[set[str], dict[str, Any]]:
+        """Counts the new calls against the quota, first come first served, each at its final
+        cost (a retry in the same batch may have replaced it); deletes those refused."""
+        p = ctx.principal
+        new = [ext for ext, item in batch.first.items() if batch.is_new(item)]  # arrival order
+        costs = [settled.final_cost.get(e, batch.first[e].row["cost_nano_usd"]) for e in new]
+        admission = await plan_service.admit(
+            session,
+            plan_service.plan(ctx.settings, p.plan_tier),
+            workspace_id=p.workspace_id,
+            time_zone=p.time_zone,
+            now=ctx.now,
+            new_costs=[] if blocked else costs,
+            cost_delta=settled.cost_delta,
+        )
+        refused = set(new if blocked else new[admission.admitted :])
+        if refused:
+            await llm_request_repository.delete(session, p, [batch.ids[e] for e in refused])
+        state = {
+            **plan_service.state(ctx.settings, p.plan_tier, admission.usage).ingest_fields(),
+            **budget_service.state(p.budget, admission.usage).ingest_fields(),
+        }
+        return refused, state
 
     async def _budget_blocks(self, session: AsyncSession, ctx: IngestContext) -> bool:
         """Under hard_stop, a workspace whose budget is already spent takes no new calls.
