@@ -29,11 +29,8 @@ class UsageRepository:
         period: str,
         start: date,
         counts: Counts,
-        *,
-        request_limit: int | None = None,
-    ) -> Counts | None:
-        """Adds to a period's counters; with a limit, only if the request count stays within it
-        (None then). One statement: the row lock orders concurrent writers."""
+    ) -> Counts:
+        """Adds (or, with negative counts, takes back) to one period's counters."""
         stmt = upsert_insert(session, UsageCounter).values(
             workspace_id=workspace_id,
             period=period,
@@ -48,14 +45,9 @@ class UsageRepository:
                 "request_count": table.request_count + stmt.excluded.request_count,
                 "cost_nano_usd": table.cost_nano_usd + stmt.excluded.cost_nano_usd,
             },
-            where=(
-                table.request_count + stmt.excluded.request_count <= request_limit
-                if request_limit is not None
-                else None
-            ),
         ).returning(table.request_count, table.cost_nano_usd)
-        row = (await session.execute(stmt)).first()
-        return None if row is None else Counts(int(row[0]), int(row[1]))
+        n, cost = (await session.execute(stmt)).one()
+        return Counts(int(n), int(cost))
 
     async def add_month_and_day(
         self,

@@ -143,12 +143,10 @@ class PlanService:
             taken_back = Counts(
                 kept.requests - counts.requests, kept.cost_nano_usd - counts.cost_nano_usd
             )
-            fixed_day = await usage_repository.add(
+            day_counts = await usage_repository.add(
                 session, workspace_id, DAY, day.start_date, taken_back
             )
-            assert month_counts is not None
-            assert fixed_day is not None
-            day_counts, admitted = fixed_day, fits
+            admitted = fits
         return Admission(admitted, Usage(month, day, month_counts, day_counts))
 
 
