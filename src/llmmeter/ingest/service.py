@@ -2,8 +2,9 @@
 
 Check order (SPEC): size → auth → rate limit → validate → dedupe → quota → store → commit.
 Size and auth run as dependencies before the service is called. Rows are inserted before the
-quota is counted (one conditional update of the month's counter); calls over the quota are
-deleted again in the same transaction, so they are never visible and never counted.
+quota is counted (one statement updates the month's and the day's counters, the month's only
+within the quota); calls over the quota are deleted again in the same transaction, so they are
+never visible and never counted.
 """
 
 from __future__ import annotations

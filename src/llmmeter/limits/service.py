@@ -92,10 +92,6 @@ class RateLimiter:
             self._outage = False
             log.warning("rate limiter: Redis answers again; limiting in Redis")
 
-    @property
-    def using_redis(self) -> bool:
-        return self._script is not None and not self._outage
-
 
 class LimitsService:
     async def check(

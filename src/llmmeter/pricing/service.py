@@ -34,12 +34,16 @@ class Pricer:
 
     def __init__(self, catalog: PriceCatalog, overrides: Sequence[PriceOverride]) -> None:
         self._catalog = catalog
-        self._overrides: dict[tuple[str, str], list[tuple[datetime, Rate]]] = {}
+        by_model: dict[tuple[str, str], list[tuple[datetime, Rate]]] = {}
         for o in overrides:
-            key = (o.provider, o.model.lower())
-            self._overrides.setdefault(key, []).append((o.effective_at, _override_rate(o)))
-        for entries in self._overrides.values():
+            by_model.setdefault((o.provider, o.model.lower()), []).append(
+                (o.effective_at, _override_rate(o))
+            )
+        # Per provider/model: effective times in order, and the rate from each.
+        self._overrides: dict[tuple[str, str], tuple[list[datetime], list[Rate]]] = {}
+        for key, entries in by_model.items():
             entries.sort(key=lambda e: e[0])
+            self._overrides[key] = ([at for at, _ in entries], [rate for _, rate in entries])
 
     def price(self, provider: str, model: str, at: datetime, usage: TokenUsage) -> PriceResult:
         rate = self._override(provider, model, at) or self._catalog.rate(provider, model, at)
@@ -48,11 +52,12 @@ class Pricer:
         return PriceResult(compute_cost(rate, usage), PRICED)
 
     def _override(self, provider: str, model: str, at: datetime) -> Rate | None:
-        entries = self._overrides.get((provider, model.lower()))
-        if not entries:
+        found = self._overrides.get((provider, model.lower()))
+        if found is None:
             return None
-        i = bisect.bisect_right([e[0] for e in entries], at)
-        return entries[i - 1][1] if i else None
+        times, rates = found
+        i = bisect.bisect_right(times, at)
+        return rates[i - 1] if i else None
 
 
 class PricingService:
