@@ -4,6 +4,8 @@ WORKDIR /src
 COPY pyproject.toml README.md alembic.ini ./
 COPY src ./src
 COPY migrations ./migrations
+COPY templates ./templates
+COPY static ./static
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim

@@ -113,3 +113,68 @@ async def ingest(
         "costUsd": cost / 1e9,
         "pricingStatus": status,
     }
+
+
+class Batch(BaseModel):
+    requests: list[Record]
+
+
+@app.post("/v1/ingest/llm-requests")
+async def ingest_batch(
+    body: Batch,
+    s: Annotated[AsyncSession, Depends(session)],
+    x_api_key: Annotated[str, Header()],
+) -> dict[str, Any]:
+    """The straightforward batch: price each record, one executemany, one commit."""
+    key = await s.scalar(
+        select(ApiKey).where(ApiKey.key_hash == hashlib.sha256(x_api_key.encode()).digest())
+    )
+    if key is None:
+        raise HTTPException(401, "invalid_api_key")
+    await redis.incrby(f"baseline:rate:{key.workspace_id}", len(body.requests))
+    now = datetime.now(UTC)
+    rows = []
+    for r in body.requests:
+        try:
+            price = calc_price(
+                Usage(input_tokens=r.input_tokens, output_tokens=r.output_tokens),
+                r.model,
+                provider_id=r.provider,
+            )
+            cost, status = int(price.total_price * 1_000_000_000), "priced"
+        except LookupError:
+            cost, status = 0, "unknown"
+        rows.append(
+            {
+                "id": uuid.uuid4(),
+                "workspace_id": key.workspace_id,
+                "api_key_id": key.id,
+                "external_request_id": r.external_request_id,
+                "provider": r.provider.lower(),
+                "model": r.model,
+                "status": r.status,
+                "input_tokens": r.input_tokens,
+                "output_tokens": r.output_tokens,
+                "total_tokens": r.input_tokens + r.output_tokens,
+                "latency_ms": r.latency_ms,
+                "prompt_version": r.prompt_version,
+                "endpoint_tag": r.endpoint_tag,
+                "user_id": r.user_id,
+                "data_mode": "real",
+                "environment": "prod",
+                "request_metadata": {k: str(v) for k, v in r.metadata.items()},
+                "created_at": now,
+                "received_at": now,
+                "updated_at": now,
+                "cost_nano_usd": cost,
+                "pricing_status": status,
+                "attempts": 1,
+                "fingerprint": b"\0" * 32,
+            }
+        )
+    stmt = insert(LLMRequest).on_conflict_do_nothing(
+        index_elements=["workspace_id", "external_request_id"]
+    )
+    await s.execute(stmt, rows)
+    await s.commit()
+    return {"ok": True, "accepted": len(rows)}

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,9 @@ from llmmeter.app import create_app
 from llmmeter.config import PlanTier, Settings
 from llmmeter.db import create_engine, create_sessionmaker
 from tests.fixtures.factories import KeyedWorkspace, create_keyed_workspace
+from tests.fixtures.live import require_chromium
+from tests.fixtures.receiver import Mailbox, Receiver, serve_mailbox, serve_receiver
+from tests.fixtures.web import Browser
 
 PG_URL = os.environ.get(
     "LLMMETER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/llmmeter_test"
@@ -60,7 +64,10 @@ def pg_settings() -> Settings:
 @pytest.fixture(scope="session")
 def sqlite_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     path: Path = tmp_path_factory.mktemp("embedded") / "llmmeter.db"
-    settings = Settings(database_url=None, redis_url=None, sqlite_path=path, _env_file=None)
+    # The alert worker runs inside the app on the embedded mode; tests drive it themselves.
+    settings = Settings(
+        database_url=None, redis_url=None, sqlite_path=path, run_worker=False, _env_file=None
+    )
     migrate.upgrade(settings)
     return settings
 
@@ -86,13 +93,16 @@ def clock() -> FakeClock:
 
 @asynccontextmanager
 async def serve(
-    settings: Settings, clock: FakeClock | None = None
+    settings: Settings,
+    clock: FakeClock | None = None,
+    base_url: str = "http://test",
+    address: str = "127.0.0.1",
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An app built for `settings`, with an HTTP client talking to it in-process."""
     app = create_app(settings, clock=clock or FakeClock())
     async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        transport = httpx.ASGITransport(app=manager.app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
 
 
@@ -124,3 +134,31 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 async def ws(db: AsyncSession) -> KeyedWorkspace:
     return await create_keyed_workspace(db)
+
+
+@pytest.fixture
+async def browser(app_client: httpx.AsyncClient) -> Browser:
+    """A web-app visitor (not signed in) with its own cookie jar."""
+    return Browser(app_client)
+
+
+@pytest.fixture
+async def owner(browser: Browser) -> tuple[Browser, uuid.UUID]:
+    """Signed up, with a workspace of their own."""
+    await browser.sign_up()
+    return browser, await browser.create_workspace()
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    yield from serve_receiver()
+
+
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    yield from serve_mailbox()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    return require_chromium()

@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import re
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import orjson
 import pytest
 
 from llmmeter.cli import main
+from tests.fixtures.live import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = re.compile(r"api key \(shown once, store it now\): (lm_(?:live|test)_\w+)")
@@ -22,12 +22,6 @@ def _embedded_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith(("DATABASE_URL", "REDIS_URL"))}
     env["LLMMETER_SQLITE_PATH"] = str(tmp_path / "cli.db")
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _readme_commands() -> list[str]:

@@ -18,6 +18,10 @@ def test_compose_names_app_postgres_and_redis_with_health_checks() -> None:
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
     assert app["environment"]["LLMMETER_DATABASE_URL"].startswith("postgresql://")
     assert app["environment"]["LLMMETER_REDIS_URL"].startswith("redis://")
+    # The alert worker runs beside the app, after the app has migrated the database.
+    worker = services["worker"]
+    assert worker["command"] == ["llmmeter", "worker"]
+    assert worker["depends_on"]["app"]["condition"] == "service_healthy"
 
 
 def test_dockerfile_is_slim_non_root_and_migrates_before_serving() -> None:

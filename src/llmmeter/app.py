@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -7,14 +8,16 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from llmmeter import api
+from llmmeter.alert import worker as alert_worker
 from llmmeter.config import Settings
 from llmmeter.db import create_engine, create_sessionmaker
-from llmmeter.kit import handlers, openapi
+from llmmeter.kit import handlers, openapi, web
 from llmmeter.kit.responses import ORJSONResponse
 from llmmeter.kit.state import AppState
 from llmmeter.kit.time import Clock, utc_now
@@ -68,13 +71,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 workers=settings.workers,
                 retry_after_failure_s=settings.limiter_probe_seconds,
             ),
+            templates=web.build_templates(),
         )
         # The price catalog and the imported code are a large, permanent object graph; moved
         # out of the collector's sight, a full collection no longer pauses requests ~0.2 s.
         gc.freeze()
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(alert_worker.run_forever(state.sessionmaker, settings, clock, stop))
+            if settings.worker_in_app
+            else None
+        )
         try:
             yield {"app": state}
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await engine.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -88,5 +101,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     )
     handlers.install(app)
     app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=web.asset_dir("static")), name="static")
     openapi.install(app)
     return app

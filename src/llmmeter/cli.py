@@ -1,4 +1,4 @@
-"""`llmmeter serve | migrate | create-workspace | create-key | rotate-key | revoke-key |
+"""`llmmeter serve | worker | migrate | create-workspace | create-key | rotate-key | revoke-key |
 set-plan | set-budget`."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter import migrate
+from llmmeter.account.service import account_service
+from llmmeter.alert import worker as alert_worker
 from llmmeter.api_key.service import Grace, IssuedKey, KeyMode, api_key_service
 from llmmeter.auth.principal import WorkspaceScope
 from llmmeter.budget.config import BudgetPolicy
@@ -69,6 +72,11 @@ async def _create_workspace(
         return workspace.id, issued
 
 
+async def _needs_setup(settings: Settings) -> bool:
+    async with _session(settings) as session:
+        return await account_service.needs_setup(session)
+
+
 async def _bootstrap(settings: Settings) -> tuple[uuid.UUID, IssuedKey] | None:
     async with _session(settings) as session:
         if await workspace_service.count(session):
@@ -101,6 +109,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             _announce_key(*created, base_url)
         else:
             _print("existing workspace kept; `llmmeter create-key --workspace ID` makes a new key")
+    if asyncio.run(_needs_setup(settings)):
+        _print(f"dashboard: open {base_url}/setup to create the first user (it owns the workspace)")
+    else:
+        _print(f"dashboard: sign in at {base_url}/signin")
     uvicorn.run(
         "llmmeter.app:create_app",
         factory=True,
@@ -110,6 +122,34 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         log_level=settings.log_level,
         proxy_headers=True,
     )
+
+
+async def _worker(settings: Settings, once: bool) -> tuple[int, int]:
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        if once:
+            return await alert_worker.run_once(sessionmaker, settings, utc_now)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await alert_worker.run_forever(sessionmaker, settings, utc_now, stop)
+        return 0, 0
+    finally:
+        await engine.dispose()
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    if settings.embedded:
+        migrate.upgrade(settings)
+    if not args.once:
+        _print(
+            f"llmmeter worker: evaluating alert rules every {settings.alert_interval_seconds:g} s"
+        )
+    evaluated, sent = asyncio.run(_worker(settings, args.once))
+    if args.once:
+        _print(f"evaluated {evaluated} rules, sent {sent} messages")
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
@@ -214,6 +254,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="upgrade the database schema").set_defaults(func=cmd_migrate)
+
+    worker = sub.add_parser("worker", help="evaluate alert rules and send alerts, in a loop")
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.set_defaults(func=cmd_worker)
 
     ws = sub.add_parser("create-workspace", help="create a workspace and print its first key")
     ws.add_argument("--name", required=True)

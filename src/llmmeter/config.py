@@ -94,8 +94,8 @@ class Settings(BaseSettings):
     sqlite_path: Path = Field(
         default=Path("llmmeter.db"), description="SQLite file of the embedded mode."
     )
-    secret_key: SecretStr | None = Field(
-        default=None, description="Signs web sessions; generated per process when unset."
+    allow_signup: bool = Field(
+        default=True, description="Anyone may create an account (else invitation links only)."
     )
     environment: str = Field(default="development", description="development or production.")
     host: str = "127.0.0.1"
@@ -112,6 +112,25 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LLMMETER_HEADERS_TO_METADATA", "HEADERS_TO_METADATA"),
         description="Request headers copied into metadata under lower-case keys.",
     )
+    public_url: str | None = Field(
+        default=None, description="Base URL of the web app in alert links; default host:port."
+    )
+    alert_interval_seconds: float = Field(
+        default=30, gt=0, le=60, description="How often the alert worker evaluates each rule."
+    )
+    alert_http_timeout_seconds: float = Field(
+        default=5, gt=0, description="Timeout of one webhook, Slack or PagerDuty call."
+    )
+    run_worker: bool | None = Field(
+        default=None,
+        description="Run the alert worker inside `serve`; default: only on the embedded mode.",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for email alerts.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "llmmeter@localhost"
+    smtp_starttls: bool = Field(default=True, description="STARTTLS before authenticating.")
     plans: dict[PlanTier, Plan] = Field(default_factory=lambda: dict(DEFAULT_PLANS))
     default_plan: PlanTier = PlanTier.free
 
@@ -127,6 +146,22 @@ class Settings(BaseSettings):
     def _complete_plans(cls, value: dict[PlanTier, Plan]) -> dict[PlanTier, Plan]:
         # An operator may override some tiers only; the rest keep their defaults.
         return {**DEFAULT_PLANS, **value}
+
+    @property
+    def development(self) -> bool:
+        """Local development: session cookies may travel over plain HTTP."""
+        return self.environment.strip().lower() in ("development", "dev", "local")
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def worker_in_app(self) -> bool:
+        return self.embedded if self.run_worker is None else self.run_worker
 
     @property
     def embedded(self) -> bool:

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ class IngestKeyRow:
     budget_monthly_usd: Decimal | None
     budget_warning_ratio: Decimal
     budget_policy: str
+    scoped_budgets: list[dict[str, Any]] | None
 
 
 class ApiKeyRepository:
@@ -51,6 +53,7 @@ class ApiKeyRepository:
                 Workspace.budget_monthly_usd,
                 Workspace.budget_warning_ratio,
                 Workspace.budget_policy,
+                Workspace.scoped_budgets,
             )
             .join(Workspace, Workspace.id == ApiKey.workspace_id)
             .where(ApiKey.key_hash == key_hash)
@@ -92,6 +95,14 @@ class ApiKeyRepository:
     async def get(self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID) -> ApiKey | None:
         stmt = select(ApiKey).where(tenant_scope(ApiKey.workspace_id, tenant), ApiKey.id == key_id)
         return (await session.scalars(stmt)).first()
+
+    async def ids_created_by(
+        self, session: AsyncSession, tenant: Tenant, user_id: uuid.UUID
+    ) -> Sequence[uuid.UUID]:
+        stmt = select(ApiKey.id).where(
+            tenant_scope(ApiKey.workspace_id, tenant), ApiKey.created_by_id == user_id
+        )
+        return (await session.scalars(stmt)).all()
 
     async def save(self, session: AsyncSession, key: ApiKey) -> None:
         session.add(key)

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.api_key.repository import api_key_repository
 from llmmeter.auth.principal import IngestPrincipal
+from llmmeter.budget import scoped
 from llmmeter.budget.config import BudgetConfig
-from llmmeter.kit.errors import InvalidAPIKey, NotFound
+from llmmeter.kit.errors import FieldError, InvalidAPIKey, NotFound, ValidationFailed
 from llmmeter.kit.tenancy import Tenant
 from llmmeter.models import ApiKey
 
@@ -97,6 +98,7 @@ class ApiKeyService:
                 warning_ratio=row.budget_warning_ratio,
                 policy=row.budget_policy,
             ),
+            scoped_budgets=scoped.active(row.scoped_budgets, now),
         )
 
     async def create(
@@ -108,7 +110,10 @@ class ApiKeyService:
         mode: KeyMode = KeyMode.live,
         metadata_defaults: dict[str, str] | None = None,
         rotated_from: uuid.UUID | None = None,
+        created_by: uuid.UUID | None = None,
     ) -> IssuedKey:
+        if len(name) > 128:
+            raise ValidationFailed([FieldError(["name"], "use at most 128 characters")])
         secret = generate_secret(mode)
         key = ApiKey(
             workspace_id=workspace_id,
@@ -119,6 +124,7 @@ class ApiKeyService:
             mode=mode.value,
             metadata_defaults=metadata_defaults or {},
             rotated_from_id=rotated_from,
+            created_by_id=created_by,
         )
         await api_key_repository.add(session, key)
         return IssuedKey(key=key, secret=secret)
@@ -127,7 +133,14 @@ class ApiKeyService:
         return await api_key_repository.list_for(session, tenant)
 
     async def rotate(
-        self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID, grace: Grace, now: datetime
+        self,
+        session: AsyncSession,
+        tenant: Tenant,
+        key_id: uuid.UUID,
+        grace: Grace,
+        now: datetime,
+        *,
+        by: uuid.UUID | None = None,
     ) -> IssuedKey:
         old = await self._usable(session, tenant, key_id, now)
         issued = await self.create(
@@ -137,6 +150,7 @@ class ApiKeyService:
             mode=KeyMode(old.mode),
             metadata_defaults=dict(old.metadata_defaults),
             rotated_from=old.id,
+            created_by=by or old.created_by_id,
         )
         ends = now + grace.delta
         if old.expires_at is None or old.expires_at > ends:
@@ -152,6 +166,19 @@ class ApiKeyService:
             key.revoked_at = now
             await api_key_repository.save(session, key)
         return key
+
+    async def set_metadata_defaults(
+        self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID, defaults: dict[str, str]
+    ) -> ApiKey:
+        key = await self._get(session, tenant, key_id)
+        key.metadata_defaults = defaults
+        await api_key_repository.save(session, key)
+        return key
+
+    async def ids_created_by(
+        self, session: AsyncSession, tenant: Tenant, user_id: uuid.UUID
+    ) -> Sequence[uuid.UUID]:
+        return await api_key_repository.ids_created_by(session, tenant, user_id)
 
     async def _get(self, session: AsyncSession, tenant: Tenant, key_id: uuid.UUID) -> ApiKey:
         key = await api_key_repository.get(session, tenant, key_id)

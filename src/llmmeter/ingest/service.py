@@ -202,7 +202,9 @@ class IngestService:
         batch = await self._insert(session, ctx, prepared)
         repeats = [item for item in prepared if not batch.is_new(item)]
         settled = await self._settle_repeats(session, ctx, repeats, batch.inserted)
-        refused, state = await self._admit(session, ctx, batch, settled, blocked)
+        scoped = _scoped_blocked(ctx, batch)
+        refused, state = await self._admit(session, ctx, batch, settled, blocked, scoped)
+        _apply_scoped_flags(ctx, prepared, state)
         refusal: AppError = (
             BudgetExceeded(extra=state) if blocked else PlanLimitReached(extra=state)
         )
@@ -210,7 +212,8 @@ class IngestService:
         for item in prepared:
             ext = item.record.external_request_id
             if ext in refused:
-                outcome = Outcome(item.index, ext, error=refusal)
+                error = BudgetExceeded(extra=state) if ext in scoped else refusal
+                outcome = Outcome(item.index, ext, error=error)
             elif batch.is_new(item):
                 outcome = Outcome(
                     item.index,
@@ -255,11 +258,14 @@ class IngestService:
         batch: Inserted,
         settled: Settled,
         blocked: bool,
+        scoped: set[str],
     ) -> tuple[set[str], dict[str, Any]]:
         """Counts the new calls against the quota, first come first served, each at its final
-        cost (a retry in the same batch may have replaced it); deletes those refused."""
+        cost (a retry in the same batch may have replaced it); deletes those refused. `scoped`:
+        new calls a scoped hard-stop budget refuses; they are never counted."""
         p = ctx.principal
-        new = [ext for ext, item in batch.first.items() if batch.is_new(item)]  # arrival order
+        candidates = [ext for ext, item in batch.first.items() if batch.is_new(item)]
+        new = [ext for ext in candidates if ext not in scoped]  # arrival order
         costs = [settled.final_cost.get(e, batch.first[e].row["cost_nano_usd"]) for e in new]
         admission = await plan_service.admit(
             session,
@@ -270,7 +276,7 @@ class IngestService:
             new_costs=[] if blocked else costs,
             cost_delta=settled.cost_delta,
         )
-        refused = set(new if blocked else new[admission.admitted :])
+        refused = set(new if blocked else new[admission.admitted :]) | scoped
         if refused:
             await llm_request_repository.delete(session, p, [batch.ids[e] for e in refused])
         state = {
@@ -340,6 +346,29 @@ class IngestService:
             pricing_status=item.row["pricing_status"],
             attempts=stored.attempts + 1,
         )
+
+
+def _scoped_blocked(ctx: IngestContext, batch: Inserted) -> set[str]:
+    """New calls inside a scoped budget that is spent and set to hard_stop."""
+    stops = [b for b in ctx.principal.scoped_budgets if b.state == "critical" and b.hard_stop]
+    if not stops:
+        return set()
+    return {
+        ext
+        for ext, item in batch.first.items()
+        if batch.is_new(item) and any(b.matches(item.row) for b in stops)
+    }
+
+
+def _apply_scoped_flags(
+    ctx: IngestContext, prepared: list[Prepared], state: dict[str, Any]
+) -> None:
+    """budgetWarning / budgetExceeded also tell about scoped budgets the records fall in."""
+    for budget in ctx.principal.scoped_budgets:
+        if any(budget.matches(item.row) for item in prepared):
+            state["budgetWarning"] = True
+            if budget.state == "critical":
+                state["budgetExceeded"] = True
 
 
 def _check_event_time(rec: Record, now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,12 +13,22 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from llmmeter.kit.errors import AppError, FieldError, Unavailable, ValidationFailed
+from llmmeter.kit import web
+from llmmeter.kit.errors import AppError, FieldError, NotFound, Unavailable, ValidationFailed
 from llmmeter.kit.responses import ORJSONResponse
+from llmmeter.kit.web import SignInRequired
 
 log = logging.getLogger(__name__)
 
 _HTTP_REASONS = {404: "not_found", 405: "method_not_allowed"}
+
+
+_API_PREFIXES = ("/v1/", "/healthz", "/docs", "/openapi", "/redoc", "/static/")
+
+
+def is_page(request: Request) -> bool:
+    """A route a person's browser shows (the web app), as opposed to the JSON API."""
+    return not request.url.path.startswith(_API_PREFIXES)
 
 
 def _render(exc: AppError, request: Request | None = None) -> ORJSONResponse:
@@ -26,19 +37,36 @@ def _render(exc: AppError, request: Request | None = None) -> ORJSONResponse:
     return ORJSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
 
-async def app_error(request: Request, exc: Exception) -> ORJSONResponse:
+def _page_error(request: Request, exc: AppError) -> Response:
+    if isinstance(exc, SignInRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return web.redirect(request, f"/signin?{urlencode({'next': target})}")
+    return web.render(
+        request, "error.html", {"error": exc}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    if is_page(request):
+        return _page_error(request, exc)
     return _render(exc, request)
 
 
-async def request_validation(_request: Request, exc: Exception) -> ORJSONResponse:
+async def request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [FieldError(list(e["loc"]), str(e["msg"]), str(e["type"])) for e in exc.errors()]
+    if is_page(request):
+        return _page_error(request, ValidationFailed(errors))
     return _render(ValidationFailed(errors))
 
 
-async def http_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if is_page(request) and exc.status_code in _HTTP_REASONS:
+        page_exc = NotFound() if exc.status_code == 404 else AppError(str(exc.detail))
+        page_exc.status_code = exc.status_code
+        return _page_error(request, page_exc)
     body = {
         "ok": False,
         "reason": _HTTP_REASONS.get(exc.status_code, "http_error"),

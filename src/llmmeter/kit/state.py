@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+from fastapi.templating import Jinja2Templates
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,6 +24,7 @@ class AppState:
     clock: Clock
     catalog: PriceCatalog
     limiter: RateLimiter
+    templates: Jinja2Templates
 
 
 def app_state(request: Request) -> AppState:

@@ -31,6 +31,10 @@ class ApiKey(TimestampedModel):
     rotated_from_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
     )
+    # Who made the key in the web app (None for the CLI); "own data" in data hygiene.
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
 
     def usable_at(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:

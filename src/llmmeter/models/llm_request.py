@@ -27,6 +27,8 @@ class LLMRequest(IDModel):
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_request_id"),
         Index("ix_llm_requests_workspace_id_created_at", "workspace_id", "created_at"),
+        # The rollup refresh finds what changed since it last looked.
+        Index("ix_llm_requests_updated_at", "updated_at"),
     )
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,6 +31,11 @@ class Workspace(TimestampedModel):
     )
     budget_policy: Mapped[str] = mapped_column(
         String(16), nullable=False, default="observe", server_default=text("'observe'")
+    )
+    # Scoped budget rules in warning or critical, written by the alert worker and read with
+    # the API key on every ingest (no extra query): [{scope, state, hardStop, until, …}].
+    scoped_budgets: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONType, nullable=False, default=list, server_default=text("'[]'")
     )
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utc_now, onupdate=utc_now

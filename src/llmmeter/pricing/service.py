@@ -80,6 +80,9 @@ class PricingService:
         catalog.remember_pricer(key, pricer)
         return pricer
 
+    async def overrides(self, session: AsyncSession, tenant: Tenant) -> Sequence[PriceOverride]:
+        return await price_override_repository.list_for(session, tenant)
+
     async def add_override(
         self,
         session: AsyncSession,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.kit.tenancy import Tenant, tenant_scope
@@ -19,6 +21,17 @@ class WorkspaceRepository:
 
     async def count(self, session: AsyncSession) -> int:
         return int(await session.scalar(select(func.count()).select_from(Workspace)) or 0)
+
+    async def set_scoped_budgets(
+        self, session: AsyncSession, tenant: Tenant, entries: list[dict[str, Any]]
+    ) -> None:
+        stmt = (
+            update(Workspace)
+            .where(tenant_scope(Workspace.id, tenant))
+            .values(scoped_budgets=entries)
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(stmt)
 
     async def save(self, session: AsyncSession, workspace: Workspace) -> None:
         session.add(workspace)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -80,6 +81,20 @@ class WorkspaceService:
         workspace.budget_policy = policy.value
         await workspace_repository.save(session, workspace)
         return workspace
+
+    async def set_metadata_defaults(
+        self, session: AsyncSession, tenant: Tenant, defaults: dict[str, str]
+    ) -> Workspace:
+        workspace = await self.get(session, tenant)
+        workspace.metadata_defaults = defaults
+        await workspace_repository.save(session, workspace)
+        return workspace
+
+    async def set_scoped_budgets(
+        self, session: AsyncSession, tenant: Tenant, entries: list[dict[str, Any]]
+    ) -> None:
+        """Written straight to the row (whatever this session last read): ingest reads it."""
+        await workspace_repository.set_scoped_budgets(session, tenant, entries)
 
     async def count(self, session: AsyncSession) -> int:
         return await workspace_repository.count(session)
