@@ -107,6 +107,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_batch_records: int = Field(default=500, ge=1)
+    api_key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a worker reuses what it read about an API key and its workspace; "
+        "changes made through another worker or replica (revocation, budgets, plan) take effect "
+        "within this time. 0 reads them on every request.",
+    )
+    ingest_batch_max_records: int = Field(
+        default=256,
+        ge=1,
+        le=5000,
+        description="Single-record ingests queued while a write is in flight are written "
+        "together in one transaction, at most this many records at a time (1: one "
+        "transaction per request).",
+    )
     headers_to_metadata: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=AliasChoices("LLMMETER_HEADERS_TO_METADATA", "HEADERS_TO_METADATA"),

@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from llmmeter.api_key.cache import NEUTRAL
 from llmmeter.kit.tenancy import Tenant, tenant_scope
 from llmmeter.models import ApiKey, Workspace
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IngestKeyRow:
     key_id: uuid.UUID
     workspace_id: uuid.UUID
@@ -77,7 +78,10 @@ class ApiKeyRepository:
             .with_for_update(skip_locked=True, key_share=True)
             .scalar_subquery()
         )
-        await session.execute(update(ApiKey).where(ApiKey.id == stale).values(last_used_at=now))
+        await session.execute(
+            update(ApiKey).where(ApiKey.id == stale).values(last_used_at=now),
+            execution_options={NEUTRAL: True},
+        )
 
     async def add(self, session: AsyncSession, key: ApiKey) -> ApiKey:
         session.add(key)

@@ -21,8 +21,10 @@ def presented_key(request: Request) -> str | None:
 
 
 async def ingest_principal(request: Request, session: SessionDep) -> IngestPrincipal:
-    now = app_state(request).clock()
-    return await api_key_service.authenticate(session, presented_key(request), now)
+    state = app_state(request)
+    return await api_key_service.authenticate(
+        session, presented_key(request), state.clock(), state.settings.api_key_cache_seconds
+    )
 
 
 IngestKey = Annotated[IngestPrincipal, Depends(ingest_principal)]

@@ -36,6 +36,7 @@ def _context(request: Request, principal: IngestPrincipal, forced: str | None) -
         limiter=state.limiter,
         header_metadata=headers,
         forced_data_mode=forced,
+        batcher=state.batcher,
     )
     # The error handler adds these to refusals too (429 aside, which carries its own).
     request.state.response_headers = ctx.response_headers

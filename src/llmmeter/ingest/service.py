@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,12 @@ MAX_FUTURE = timedelta(minutes=5)
 UNKNOWN_MODEL = "unknown_model"
 
 
+class Batcher(Protocol):
+    async def submit(
+        self, ctx: IngestContext, item: Prepared
+    ) -> tuple[Outcome, dict[str, Any]]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class IngestContext:
     principal: IngestPrincipal
@@ -55,6 +61,8 @@ class IngestContext:
     forced_data_mode: str | None = None
     # Filled on the way (RateLimit-*); sent with the answer, error or not.
     response_headers: dict[str, str] = field(default_factory=dict)
+    # Writes single records together with the others in flight (None: in the request's session).
+    batcher: Batcher | None = None
 
 
 @dataclass(slots=True)
@@ -105,10 +113,44 @@ class IngestService:
             raise ValidationFailed(parsed)
         _check_event_time(parsed, ctx.now)
         pricer = await self._pricer(session, ctx)
-        outcomes, state = await self._store(session, ctx, [self._prepare(0, parsed, ctx, pricer)])
-        if outcomes[0].error is not None:
-            raise outcomes[0].error
-        return {**_outcome_fields(outcomes[0]), **state, "reason": None}
+        item = self._prepare(0, parsed, ctx, pricer)
+        if ctx.batcher is not None:
+            # Ends this request's own transaction (the key's last-used stamp) and frees its
+            # connection for the writer. The record is written with the other single records
+            # in flight, in one transaction, and answered once that has committed.
+            await session.commit()
+            outcome, state = await ctx.batcher.submit(ctx, item)
+        else:
+            outcomes, base = await self._store(session, ctx, [item])
+            outcome, state = outcomes[0], _request_state(ctx, [item], outcomes, base)
+        if outcome.error is not None:
+            raise outcome.error
+        return {**_outcome_fields(outcome), **state, "reason": None}
+
+    async def store_many(
+        self, session: AsyncSession, jobs: list[tuple[IngestContext, Prepared]]
+    ) -> list[tuple[Outcome, dict[str, Any]]]:
+        """Stores single records of many requests in the caller's transaction, each answered as
+        if it had been stored alone, in arrival order. Grouped by workspace in a fixed order
+        (workspace id), so that concurrent writers take their row locks in the same order."""
+        groups: dict[uuid.UUID, list[int]] = {}
+        for position, (ctx, _item) in enumerate(jobs):
+            groups.setdefault(ctx.principal.workspace_id, []).append(position)
+        answers: list[tuple[Outcome, dict[str, Any]] | None] = [None] * len(jobs)
+        for workspace_id in sorted(groups):
+            positions = groups[workspace_id]
+            # The latest request's view of the workspace (plan, budgets) and time.
+            group_ctx = jobs[positions[-1]][0]
+            items = [
+                Prepared(n, jobs[p][1].record, jobs[p][1].row) for n, p in enumerate(positions)
+            ]
+            outcomes, base = await self._store(session, group_ctx, items)
+            for n, position in enumerate(positions):
+                ctx, item = jobs[position]
+                outcome = outcomes[n]
+                outcome.index = item.index
+                answers[position] = (outcome, _request_state(ctx, [item], [outcome], base))
+        return [answer for answer in answers if answer is not None]
 
     async def ingest_batch(
         self, session: AsyncSession, ctx: IngestContext, payload: Any
@@ -130,7 +172,8 @@ class IngestService:
             valid.append((index, parsed))
         pricer = await self._pricer(session, ctx)
         prepared = [self._prepare(i, rec, ctx, pricer) for i, rec in valid]
-        stored, state = await self._store(session, ctx, prepared)
+        stored, base = await self._store(session, ctx, prepared)
+        state = _request_state(ctx, prepared, stored, base)
         outcomes = sorted(outcomes + stored, key=lambda o: o.index)
         return _batch_body(outcomes, state)
 
@@ -190,9 +233,9 @@ class IngestService:
             "api_key_id": p.api_key_id,
             "updated_at": ctx.now,
             "fingerprint": _fingerprint(rec, data_mode),
+            "created_at": created_at,
+            "received_at": ctx.now,
         }
-        if rec.created_at is not None:
-            row["created_at"] = rec.created_at
         return Prepared(index, rec, row)
 
     async def _store(
@@ -204,7 +247,6 @@ class IngestService:
         settled = await self._settle_repeats(session, ctx, repeats, batch.inserted)
         scoped = _scoped_blocked(ctx, batch)
         refused, state = await self._admit(session, ctx, batch, settled, blocked, scoped)
-        _apply_scoped_flags(ctx, prepared, state)
         refusal: AppError = (
             BudgetExceeded(extra=state) if blocked else PlanLimitReached(extra=state)
         )
@@ -241,8 +283,6 @@ class IngestService:
                 "id": new_id(),
                 "workspace_id": ctx.principal.workspace_id,
                 "external_request_id": ext,
-                "created_at": item.row.get("created_at", ctx.now),
-                "received_at": ctx.now,
                 "attempts": 1,
             }
             for ext, item in sorted(batch.first.items())
@@ -360,15 +400,22 @@ def _scoped_blocked(ctx: IngestContext, batch: Inserted) -> set[str]:
     }
 
 
-def _apply_scoped_flags(
-    ctx: IngestContext, prepared: list[Prepared], state: dict[str, Any]
-) -> None:
-    """budgetWarning / budgetExceeded also tell about scoped budgets the records fall in."""
+def _request_state(
+    ctx: IngestContext, prepared: list[Prepared], outcomes: list[Outcome], base: dict[str, Any]
+) -> dict[str, Any]:
+    """The plan and budget fields one request is answered with: the workspace's, plus
+    budgetWarning / budgetExceeded of the scoped budgets its records fall in. Refusals carry
+    the same fields."""
+    state = dict(base)
     for budget in ctx.principal.scoped_budgets:
         if any(budget.matches(item.row) for item in prepared):
             state["budgetWarning"] = True
             if budget.state == "critical":
                 state["budgetExceeded"] = True
+    for outcome in outcomes:
+        if isinstance(outcome.error, BudgetExceeded | PlanLimitReached):
+            outcome.error = type(outcome.error)(outcome.error.message, extra=state)
+    return state
 
 
 def _check_event_time(rec: Record, now: datetime) -> None:

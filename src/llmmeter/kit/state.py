@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -13,6 +14,9 @@ from llmmeter.config import Settings
 from llmmeter.kit.time import Clock
 from llmmeter.limits.service import RateLimiter
 from llmmeter.pricing.catalog import PriceCatalog
+
+if TYPE_CHECKING:
+    from llmmeter.ingest.batcher import IngestBatcher
 
 
 @dataclass(slots=True)
@@ -25,6 +29,7 @@ class AppState:
     catalog: PriceCatalog
     limiter: RateLimiter
     templates: Jinja2Templates
+    batcher: IngestBatcher | None = None
 
 
 def app_state(request: Request) -> AppState:
