@@ -10,14 +10,17 @@ from llmmeter.ingest.service import IngestContext
 from llmmeter.kit.body import check_declared_size
 from llmmeter.kit.state import app_state
 
+# Every dependency here is `async def`: FastAPI runs plain `def` ones in a thread pool, a
+# thread hop per request on the hottest route.
+
 HEADER_VALUE_MAX = 128
 
 
-def single_size(request: Request) -> None:
+async def single_size(request: Request) -> None:
     check_declared_size(request, app_state(request).settings.max_body_bytes)
 
 
-def batch_size(request: Request) -> None:
+async def batch_size(request: Request) -> None:
     check_declared_size(request, app_state(request).settings.max_batch_body_bytes)
 
 
@@ -43,11 +46,11 @@ def _context(request: Request, principal: IngestPrincipal, forced: str | None) -
     return ctx
 
 
-def ingest_context(request: Request, principal: IngestKey) -> IngestContext:
+async def ingest_context(request: Request, principal: IngestKey) -> IngestContext:
     return _context(request, principal, None)
 
 
-def demo_context(request: Request, principal: IngestKey) -> IngestContext:
+async def demo_context(request: Request, principal: IngestKey) -> IngestContext:
     return _context(request, principal, "demo")
 
 
