@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -136,7 +137,8 @@ class UsageRepository:
                 "request_limit": request_limit,
             },
         )
-        return {row[0]: Counts(int(row[1]), int(row[2])) for row in result.all()}
+        rows = cast("list[tuple[str, int, int]]", result.all())
+        return {period: Counts(int(n), int(cost)) for period, n, cost in rows}
 
     async def lock(
         self, session: AsyncSession, workspace_id: uuid.UUID, period: str, start: date
