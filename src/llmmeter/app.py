@@ -17,7 +17,7 @@ from llmmeter import api
 from llmmeter.alert import worker as alert_worker
 from llmmeter.config import Settings
 from llmmeter.db import create_engine, create_sessionmaker
-from llmmeter.ingest.batcher import IngestBatcher
+from llmmeter.ingest.batcher import DirectWriter, IngestBatcher
 from llmmeter.kit import handlers, openapi, web
 from llmmeter.kit.responses import ORJSONResponse
 from llmmeter.kit.state import AppState
@@ -60,10 +60,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, AppState]]:
         engine = create_engine(settings)
         redis = _redis(settings) if settings.redis_url else None
+        sessionmaker = create_sessionmaker(engine)
+        # Group commit on PostgreSQL; SQLite has one connection and one writer anyway.
+        batcher = (
+            IngestBatcher(sessionmaker, max_records=settings.ingest_batch_max_records)
+            if not settings.embedded and settings.ingest_batch_max_records > 1
+            else None
+        )
         state = AppState(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             redis=redis,
             clock=clock,
             catalog=PriceCatalog(),
@@ -73,16 +80,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 retry_after_failure_s=settings.limiter_probe_seconds,
             ),
             templates=web.build_templates(),
+            writer=batcher or DirectWriter(sessionmaker),
         )
         # The price catalog and the imported code are a large, permanent object graph; moved
         # out of the collector's sight, a full collection no longer pauses requests ~0.2 s.
         gc.freeze()
-        if not settings.embedded and settings.ingest_batch_max_records > 1:
-            # Group commit (PostgreSQL only: SQLite has one connection and one writer anyway).
-            state.batcher = IngestBatcher(
-                state.sessionmaker, max_records=settings.ingest_batch_max_records
-            )
-            state.batcher.start()
+        if batcher is not None:
+            batcher.start()
         stop = asyncio.Event()
         worker = (
             asyncio.create_task(alert_worker.run_forever(state.sessionmaker, settings, clock, stop))
@@ -95,8 +99,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
             stop.set()
             if worker is not None:
                 await worker
-            if state.batcher is not None:
-                await state.batcher.close()
+            if batcher is not None:
+                await batcher.close()
             await engine.dispose()
             if redis is not None:
                 await redis.aclose()

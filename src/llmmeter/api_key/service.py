@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.api_key.cache import key_cache
-from llmmeter.api_key.repository import api_key_repository
+from llmmeter.api_key.repository import IngestKeyRow, api_key_repository
 from llmmeter.auth.principal import IngestPrincipal
 from llmmeter.budget import scoped
 from llmmeter.budget.config import BudgetConfig
@@ -68,7 +68,45 @@ def generate_secret(mode: KeyMode) -> str:
     return f"lm_{mode.value}_{body}"
 
 
+def _touch_due(row: IngestKeyRow, now: datetime) -> bool:
+    return row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+
+
+def _principal(row: IngestKeyRow, now: datetime) -> IngestPrincipal:
+    if row.revoked_at is not None and row.revoked_at <= now:
+        raise InvalidAPIKey("This API key has been revoked.")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise InvalidAPIKey("This API key has expired.")
+    return IngestPrincipal(
+        workspace_id=row.workspace_id,
+        api_key_id=row.key_id,
+        key_mode=row.mode,
+        plan_tier=row.plan_tier,
+        time_zone=row.time_zone,
+        pricing_version=row.pricing_version,
+        workspace_metadata=row.workspace_metadata or {},
+        key_metadata=row.key_metadata or {},
+        budget=BudgetConfig(
+            daily_usd=row.budget_daily_usd,
+            monthly_usd=row.budget_monthly_usd,
+            warning_ratio=row.budget_warning_ratio,
+            policy=row.budget_policy,
+        ),
+        scoped_budgets=scoped.active(row.scoped_budgets, now),
+    )
+
+
 class ApiKeyService:
+    def authenticate_cached(self, raw: str | None, now: datetime) -> IngestPrincipal | None:
+        """The answer without the database when this worker read the key moments ago (see
+        api_key.cache); None when the database is needed (not cached, or last-used is due)."""
+        if raw is None or not KEY_PATTERN.fullmatch(raw):
+            raise InvalidAPIKey()
+        row = key_cache.get(hash_key(raw))
+        if row is None or _touch_due(row, now):
+            return None
+        return _principal(row, now)
+
     async def authenticate(
         self, session: AsyncSession, raw: str | None, now: datetime, cache_seconds: float = 0
     ) -> IngestPrincipal:
@@ -82,30 +120,11 @@ class ApiKeyService:
             if row is None:
                 raise InvalidAPIKey()
             key_cache.put(digest, row, cache_seconds)
-        if row.revoked_at is not None and row.revoked_at <= now:
-            raise InvalidAPIKey("This API key has been revoked.")
-        if row.expires_at is not None and row.expires_at <= now:
-            raise InvalidAPIKey("This API key has expired.")
-        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        principal = _principal(row, now)
+        if _touch_due(row, now):
             await api_key_repository.touch(session, row.key_id, now, now - LAST_USED_RESOLUTION)
             row.last_used_at = now  # the cached copy too: stamped once a minute, not per hit
-        return IngestPrincipal(
-            workspace_id=row.workspace_id,
-            api_key_id=row.key_id,
-            key_mode=row.mode,
-            plan_tier=row.plan_tier,
-            time_zone=row.time_zone,
-            pricing_version=row.pricing_version,
-            workspace_metadata=row.workspace_metadata or {},
-            key_metadata=row.key_metadata or {},
-            budget=BudgetConfig(
-                daily_usd=row.budget_daily_usd,
-                monthly_usd=row.budget_monthly_usd,
-                warning_ratio=row.budget_warning_ratio,
-                policy=row.budget_policy,
-            ),
-            scoped_budgets=scoped.active(row.scoped_budgets, now),
-        )
+        return principal
 
     async def create(
         self,

@@ -106,6 +106,17 @@ class IngestBatcher:
             return answers
 
     async def _write_alone(self, ctx: IngestContext, item: Prepared) -> Answer:
+        return await DirectWriter(self._sessionmaker).submit(ctx, item)
+
+
+class DirectWriter:
+    """One transaction per record: SQLite (one connection, one writer anyway), or group commit
+    turned off."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def submit(self, ctx: IngestContext, item: Prepared) -> Answer:
         async with self._sessionmaker() as session:
             try:
                 [answer] = await ingest_service.store_many(session, [(ctx, item)])

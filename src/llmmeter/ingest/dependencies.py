@@ -39,7 +39,8 @@ def _context(request: Request, principal: IngestPrincipal, forced: str | None) -
         limiter=state.limiter,
         header_metadata=headers,
         forced_data_mode=forced,
-        batcher=state.batcher,
+        sessionmaker=state.sessionmaker,
+        writer=state.writer,
     )
     # The error handler adds these to refusals too (429 aside, which carries its own).
     request.state.response_headers = ctx.response_headers

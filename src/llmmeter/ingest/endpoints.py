@@ -90,11 +90,9 @@ Body limit 64 KiB. Missing `Content-Type` is read as JSON.
     responses={200: {"model": IngestResponse}, **_ERRORS},
     openapi_extra=json_body(LLMRequestIn),
 )
-async def ingest_llm_request(
-    request: Request, session: SessionDep, ctx: IngestCtx
-) -> ORJSONResponse:
+async def ingest_llm_request(request: Request, ctx: IngestCtx) -> ORJSONResponse:
     payload = await read_json(request, ctx.settings.max_body_bytes)
-    body = await ingest_service.ingest_one(session, ctx, payload)
+    body = await ingest_service.ingest_one(ctx, payload)
     return ORJSONResponse(body, headers=ctx.response_headers)
 
 
@@ -129,7 +127,7 @@ async def ingest_llm_requests(
     responses={200: {"model": IngestResponse}, **_ERRORS},
     openapi_extra=json_body(LLMRequestIn),
 )
-async def ingest_demo(request: Request, session: SessionDep, ctx: DemoCtx) -> ORJSONResponse:
+async def ingest_demo(request: Request, ctx: DemoCtx) -> ORJSONResponse:
     payload = await read_json(request, ctx.settings.max_body_bytes)
-    body = await ingest_service.ingest_one(session, ctx, payload)
+    body = await ingest_service.ingest_one(ctx, payload)
     return ORJSONResponse(body, headers=ctx.response_headers)

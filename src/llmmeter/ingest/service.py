@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from llmmeter.auth.principal import IngestPrincipal
 from llmmeter.budget.service import budget_service
@@ -44,7 +44,9 @@ MAX_FUTURE = timedelta(minutes=5)
 UNKNOWN_MODEL = "unknown_model"
 
 
-class Batcher(Protocol):
+class Writer(Protocol):
+    """Stores one prepared record in a committed transaction, answers its outcome and state."""
+
     async def submit(
         self, ctx: IngestContext, item: Prepared
     ) -> tuple[Outcome, dict[str, Any]]: ...
@@ -57,12 +59,12 @@ class IngestContext:
     settings: Settings
     catalog: PriceCatalog
     limiter: RateLimiter
+    sessionmaker: async_sessionmaker[AsyncSession]
+    writer: Writer
     header_metadata: dict[str, str] = field(default_factory=dict)
     forced_data_mode: str | None = None
     # Filled on the way (RateLimit-*); sent with the answer, error or not.
     response_headers: dict[str, str] = field(default_factory=dict)
-    # Writes single records together with the others in flight (None: in the request's session).
-    batcher: Batcher | None = None
 
 
 @dataclass(slots=True)
@@ -104,25 +106,21 @@ class Inserted:
 
 
 class IngestService:
-    async def ingest_one(
-        self, session: AsyncSession, ctx: IngestContext, payload: Any
-    ) -> dict[str, Any]:
+    async def ingest_one(self, ctx: IngestContext, payload: Any) -> dict[str, Any]:
+        """One record, written by the context's writer (with the other records in flight, in
+        one transaction, on PostgreSQL) and answered once committed. No session of its own:
+        the key and the prices usually come from this worker's caches."""
         await self._rate_limit(ctx, 1)
         parsed = parse_record(payload)
         if isinstance(parsed, list):
             raise ValidationFailed(parsed)
         _check_event_time(parsed, ctx.now)
-        pricer = await self._pricer(session, ctx)
-        item = self._prepare(0, parsed, ctx, pricer)
-        if ctx.batcher is not None:
-            # Ends this request's own transaction (the key's last-used stamp) and frees its
-            # connection for the writer. The record is written with the other single records
-            # in flight, in one transaction, and answered once that has committed.
-            await session.commit()
-            outcome, state = await ctx.batcher.submit(ctx, item)
-        else:
-            outcomes, base = await self._store(session, ctx, [item])
-            outcome, state = outcomes[0], _request_state(ctx, [item], outcomes, base)
+        p = ctx.principal
+        pricer = pricing_service.cached_pricer(ctx.catalog, p.workspace_id, p.pricing_version)
+        if pricer is None:
+            async with ctx.sessionmaker() as session:
+                pricer = await self._pricer(session, ctx)
+        outcome, state = await ctx.writer.submit(ctx, self._prepare(0, parsed, ctx, pricer))
         if outcome.error is not None:
             raise outcome.error
         return {**_outcome_fields(outcome), **state, "reason": None}

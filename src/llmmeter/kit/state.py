@@ -16,7 +16,7 @@ from llmmeter.limits.service import RateLimiter
 from llmmeter.pricing.catalog import PriceCatalog
 
 if TYPE_CHECKING:
-    from llmmeter.ingest.batcher import IngestBatcher
+    from llmmeter.ingest.service import Writer
 
 
 @dataclass(slots=True)
@@ -29,7 +29,7 @@ class AppState:
     catalog: PriceCatalog
     limiter: RateLimiter
     templates: Jinja2Templates
-    batcher: IngestBatcher | None = None
+    writer: Writer
 
 
 def app_state(request: Request) -> AppState:

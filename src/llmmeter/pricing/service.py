@@ -61,6 +61,12 @@ class Pricer:
 
 
 class PricingService:
+    def cached_pricer(
+        self, catalog: PriceCatalog, workspace_id: uuid.UUID, pricing_version: int
+    ) -> Pricer | None:
+        hit: Pricer | None = catalog.workspace_pricers.get((workspace_id, pricing_version))
+        return hit
+
     async def pricer(
         self,
         session: AsyncSession,
