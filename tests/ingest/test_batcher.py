@@ -169,7 +169,7 @@ async def test_a_request_whose_own_write_fails_gets_an_error_and_the_others_do_n
     bodies = [record() for _ in range(10)] + [poisoned] + [record() for _ in range(10)]
     responses = await post_all(app_client, bodies, [ws.headers] * 21)
     codes = [r.status_code for r in responses]
-    assert codes[10] >= 500
+    assert codes[10] == 503  # storage trouble, safe to retry
     assert codes[:10] + codes[11:] == [200] * 20
     assert await stored_count(db, ws.id) == 20
 
