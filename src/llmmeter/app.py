@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
                 redis,
                 workers=settings.workers,
                 retry_after_failure_s=settings.limiter_probe_seconds,
+                lease_window_s=settings.limiter_lease_ms / 1000,
             ),
             templates=web.build_templates(),
             writer=batcher or DirectWriter(sessionmaker),

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     limiter_probe_seconds: float = Field(
         default=1.0, gt=0, description="While Redis is out, how often to try it again."
     )
+    limiter_lease_ms: float = Field(
+        default=25.0,
+        ge=0,
+        description="A worker busy with one workspace takes up to this long's worth of its "
+        "rate from Redis at once and admits from it without asking again; 0 asks Redis for "
+        "every request. Leases never exceed the plan's limit; unused records go back.",
+    )
     sqlite_path: Path = Field(
         default=Path("llmmeter.db"), description="SQLite file of the embedded mode."
     )

@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llmmeter.kit.dialect import upsert_insert
+from llmmeter.kit.dialect import is_postgresql, psycopg_connection, upsert_insert
 from llmmeter.kit.tenancy import Tenant, tenant_scope
 from llmmeter.models import LLMRequest
 
@@ -120,12 +120,13 @@ class LLMRequestRepository:
         """
         if not rows:
             return set()
-        if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_FROM_ROWS:
+        if is_postgresql(session) and len(rows) >= COPY_FROM_ROWS:
             return await self._copy_insert(session, rows)
-        if session.get_bind().dialect.name == "postgresql":
-            connection = await session.connection()
-            inserted = await connection.exec_driver_sql(_PG_INSERT, {"rows": _json_rows(rows)})
-            return set(inserted.scalars().all())
+        if is_postgresql(session):
+            raw = await psycopg_connection(session)
+            async with raw.cursor() as cursor:
+                await cursor.execute(_PG_INSERT, {"rows": _json_rows(rows)})
+                return {r[0] for r in await cursor.fetchall()}
         stmt = (
             upsert_insert(session, _table)
             .on_conflict_do_nothing(index_elements=["workspace_id", "external_request_id"])
@@ -135,9 +136,7 @@ class LLMRequestRepository:
         return set(result.scalars().all())
 
     async def _copy_insert(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
-        connection = await session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
+        raw = await psycopg_connection(session)
         async with raw.cursor() as cursor:
             await cursor.execute(_STAGING)
             async with cursor.copy(

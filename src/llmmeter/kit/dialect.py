@@ -1,9 +1,11 @@
-"""INSERT … ON CONFLICT is spelled per dialect in SQLAlchemy; pick the one in use."""
+"""What differs between the dialects: INSERT … ON CONFLICT is spelled per dialect in
+SQLAlchemy, and the ingest hot path talks to psycopg directly on PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,3 +14,17 @@ def upsert_insert(session: AsyncSession, table: Any) -> Any:
     if session.get_bind().dialect.name == "sqlite":
         return sqlite.insert(table)
     return postgresql.insert(table)
+
+
+def is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def psycopg_connection(session: AsyncSession) -> AsyncConnection[Any]:
+    """The session's psycopg connection, in the session's transaction (commit and rollback
+    stay the session's). For the few statements that run in every ingest transaction:
+    through SQLAlchemy's execution layer each cost more CPU than PostgreSQL spends on it."""
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(raw, AsyncConnection)
+    return raw

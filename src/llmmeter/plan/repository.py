@@ -8,7 +8,7 @@ from typing import cast
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from llmmeter.kit.dialect import upsert_insert
+from llmmeter.kit.dialect import is_postgresql, psycopg_connection, upsert_insert
 from llmmeter.kit.tenancy import Tenant, tenant_scope
 from llmmeter.models import UsageCounter
 
@@ -78,7 +78,7 @@ class UsageRepository:
         """Adds to both periods in one statement (the rows stay locked until commit, so one
         round trip fewer matters). The month row is skipped if it would pass the limit: then
         only the day comes back."""
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             return await self._add_month_and_day_pg(
                 session, workspace_id, month, day, counts, request_limit
             )
@@ -125,19 +125,20 @@ class UsageRepository:
     ) -> dict[str, Counts]:
         # The same statement as above, written out: it runs in every ingest transaction, and
         # building and compiling it through the ORM cost more CPU than PostgreSQL spends on it.
-        connection = await session.connection()
-        result = await connection.exec_driver_sql(
-            _PG_ADD_MONTH_AND_DAY,
-            {
-                "workspace_id": workspace_id,
-                "month": month,
-                "day": day,
-                "requests": counts.requests,
-                "cost": counts.cost_nano_usd,
-                "request_limit": request_limit,
-            },
-        )
-        rows = cast("list[tuple[str, int, int]]", result.all())
+        raw = await psycopg_connection(session)
+        async with raw.cursor() as cursor:
+            await cursor.execute(
+                _PG_ADD_MONTH_AND_DAY,
+                {
+                    "workspace_id": workspace_id,
+                    "month": month,
+                    "day": day,
+                    "requests": counts.requests,
+                    "cost": counts.cost_nano_usd,
+                    "request_limit": request_limit,
+                },
+            )
+            rows = cast("list[tuple[str, int, int]]", await cursor.fetchall())
         return {period: Counts(int(n), int(cost)) for period, n, cost in rows}
 
     async def lock(
