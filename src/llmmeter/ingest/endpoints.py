@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from llmmeter.db import SessionDep
-from llmmeter.ingest.dependencies import DemoCtx, IngestCtx, batch_size, single_size
+from llmmeter.ingest.dependencies import batch_context, demo_context, single_context
 from llmmeter.ingest.schemas import (
     BatchResponse,
     ErrorResponse,
@@ -85,12 +85,12 @@ Body limit 64 KiB. Missing `Content-Type` is read as JSON.
     "/llm-request",
     summary="Ingest one LLM call",
     description=_SINGLE_DOC,
-    dependencies=[Depends(single_size)],
     response_model=None,
     responses={200: {"model": IngestResponse}, **_ERRORS},
     openapi_extra=json_body(LLMRequestIn),
 )
-async def ingest_llm_request(request: Request, ctx: IngestCtx) -> ORJSONResponse:
+async def ingest_llm_request(request: Request) -> ORJSONResponse:
+    ctx = await single_context(request)
     payload = await read_json(request, ctx.settings.max_body_bytes)
     body = await ingest_service.ingest_one(ctx, payload)
     return ORJSONResponse(body, headers=ctx.response_headers)
@@ -104,14 +104,12 @@ async def ingest_llm_request(request: Request, ctx: IngestCtx) -> ORJSONResponse
     "`reason` and `errors` when rejected. `accepted` counts every stored or deduplicated "
     "item, `deduplicated` those of them already stored. Same rules per record as the single "
     "endpoint; the rate limit counts records.",
-    dependencies=[Depends(batch_size)],
     response_model=None,
     responses={200: {"model": BatchResponse}, **_ERRORS},
     openapi_extra=json_body(LLMRequestBatchIn),
 )
-async def ingest_llm_requests(
-    request: Request, session: SessionDep, ctx: IngestCtx
-) -> ORJSONResponse:
+async def ingest_llm_requests(request: Request, session: SessionDep) -> ORJSONResponse:
+    ctx = await batch_context(request)
     payload = await read_json(request, ctx.settings.max_batch_body_bytes)
     body = await ingest_service.ingest_batch(session, ctx, payload)
     return ORJSONResponse(body, headers=ctx.response_headers)
@@ -122,12 +120,12 @@ async def ingest_llm_requests(
     summary="Ingest one demo LLM call",
     description="Same body and answer as `/v1/ingest/llm-request`; always stored with "
     "`dataMode = demo`, whatever the body says.",
-    dependencies=[Depends(single_size)],
     response_model=None,
     responses={200: {"model": IngestResponse}, **_ERRORS},
     openapi_extra=json_body(LLMRequestIn),
 )
-async def ingest_demo(request: Request, ctx: DemoCtx) -> ORJSONResponse:
+async def ingest_demo(request: Request) -> ORJSONResponse:
+    ctx = await demo_context(request)
     payload = await read_json(request, ctx.settings.max_body_bytes)
     body = await ingest_service.ingest_one(ctx, payload)
     return ORJSONResponse(body, headers=ctx.response_headers)
