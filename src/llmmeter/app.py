@@ -63,7 +63,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         sessionmaker = create_sessionmaker(engine)
         # Group commit on PostgreSQL; SQLite has one connection and one writer anyway.
         batcher = (
-            IngestBatcher(sessionmaker, max_records=settings.ingest_batch_max_records)
+            IngestBatcher(
+                sessionmaker,
+                max_records=settings.ingest_batch_max_records,
+                writers=settings.ingest_writers,
+            )
             if not settings.embedded and settings.ingest_batch_max_records > 1
             else None
         )

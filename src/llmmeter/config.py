@@ -130,6 +130,14 @@ class Settings(BaseSettings):
         "together in one transaction, at most this many records at a time (1: one "
         "transaction per request).",
     )
+    ingest_writers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Group-commit writers per worker, each with its own connection: a "
+        "record that arrives while one write is in flight starts the next at once instead "
+        "of waiting for it.",
+    )
     headers_to_metadata: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=AliasChoices("LLMMETER_HEADERS_TO_METADATA", "HEADERS_TO_METADATA"),

@@ -1,12 +1,14 @@
 """Group commit for single-record ingest: one transaction for all the records in flight.
 
 Each single-record request is validated, priced and rate-limited in its own task, then handed
-here. One writer task per worker takes everything queued, stores it in one transaction (one
-insert, one counter update per workspace, one commit) and only then answers each request, so a
-200 still means "committed". Nothing waits on a timer: with one request in flight it is written
-at once; under load the requests that arrive during a write form the next batch, so the batch
-size follows the load. If a shared transaction fails, its requests are written again one by one,
-so one bad request cannot fail the others.
+here. A free writer task takes everything queued, stores it in one transaction (one insert, one
+counter update per workspace, one commit) and only then answers each request, so a 200 still
+means "committed". Nothing waits on a timer: a record is written as soon as a writer is free;
+under load the requests that arrive during the writes form the next batch, so the batch size
+follows the load. A few writers per worker (`ingest_writers`), so that a record arriving during
+a write does not wait for its commit; they take their locks in the same order as the writers of
+other workers do, so they cannot deadlock. If a shared transaction fails, its requests are
+written again one by one, so one bad request cannot fail the others.
 """
 
 from __future__ import annotations
@@ -34,26 +36,35 @@ class _Job:
 
 
 class IngestBatcher:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *, max_records: int) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        max_records: int,
+        writers: int = 1,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._max_records = max_records
+        self._writers = writers
         self._queue: list[_Job] = []
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="llmmeter-ingest-writer")
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"llmmeter-ingest-writer-{n}")
+            for n in range(self._writers)
+        ]
 
     async def close(self) -> None:
         """Writes what is queued, then stops."""
         self._closing = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        await asyncio.gather(*self._tasks)
 
     async def submit(self, ctx: IngestContext, item: Prepared) -> Answer:
-        if self._closing or self._task is None or self._task.done():
+        if self._closing or not any(not task.done() for task in self._tasks):
             return await self._write_alone(ctx, item)
         answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._queue.append(_Job(ctx, item, answer))
@@ -63,14 +74,16 @@ class IngestBatcher:
 
     async def _run(self) -> None:
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._queue:
-                jobs = self._queue[: self._max_records]
-                del self._queue[: self._max_records]
-                await self._write(jobs)
-            if self._closing:
-                return
+            if not self._queue:
+                if self._closing:
+                    return
+                # No await between the check and the wait: nothing queued can be missed.
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            jobs = self._queue[: self._max_records]
+            del self._queue[: self._max_records]
+            await self._write(jobs)
 
     async def _write(self, jobs: list[_Job]) -> None:
         try:
