@@ -174,6 +174,43 @@ async def test_a_request_whose_own_write_fails_gets_an_error_and_the_others_do_n
     assert await stored_count(db, ws.id) == 20
 
 
+@pytest.mark.parametrize("writers", [1, 2, 3])
+async def test_writers_of_one_worker_write_at_once_and_keep_the_counters_exact(
+    settings: Settings,
+    clock: FakeClock,
+    db: AsyncSession,
+    ws: KeyedWorkspace,
+    monkeypatch: pytest.MonkeyPatch,
+    writers: int,
+) -> None:
+    # Each write is slowed down, so that records keep arriving while writes are in flight.
+    store_many = IngestService.store_many
+    active: list[int] = [0]
+    most: list[int] = [0]
+
+    async def slow(self: IngestService, session: AsyncSession, jobs: list[Any]) -> Any:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        try:
+            await asyncio.sleep(0.02)
+            return await store_many(self, session, jobs)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(IngestService, "store_many", slow)
+    bodies = [record() for _ in range(60)]
+    async with serve(settings.model_copy(update={"ingest_writers": writers}), clock) as client:
+        responses = await post_all(client, bodies, [ws.headers] * 60)
+    assert [r.status_code for r in responses] == [200] * 60
+    assert len({r.json()["requestId"] for r in responses}) == 60
+    assert most[0] == writers
+    assert await stored_count(db, ws.id) == 60
+    counters = (
+        await db.scalars(select(UsageCounter).where(UsageCounter.workspace_id == ws.id))
+    ).all()
+    assert sorted(c.request_count for c in counters) == [60, 60]
+
+
 async def test_queued_records_are_written_before_shutdown(
     settings: Settings, clock: FakeClock, db: AsyncSession, ws: KeyedWorkspace
 ) -> None:
