@@ -71,7 +71,8 @@ def test_a_lease_serves_only_its_plan_its_window_and_what_it_holds() -> None:
 
 
 async def test_a_busy_workspace_asks_redis_once_per_lease_not_per_request(
-    redis_client: Redis, private_redis: RedisServer  # noqa: F811
+    redis_client: Redis,
+    private_redis: RedisServer,  # noqa: F811
 ) -> None:
     limiter = RateLimiter(redis_client, workers=2, retry_after_failure_s=1, lease_window_s=WINDOW)
     workspace, plan = uuid.uuid4(), _plan(2000, 10_000)
@@ -84,7 +85,8 @@ async def test_a_busy_workspace_asks_redis_once_per_lease_not_per_request(
 
 
 async def test_a_slow_plan_never_leases(
-    redis_client: Redis, private_redis: RedisServer  # noqa: F811
+    redis_client: Redis,
+    private_redis: RedisServer,  # noqa: F811
 ) -> None:
     limiter = RateLimiter(redis_client, workers=2, retry_after_failure_s=1, lease_window_s=WINDOW)
     workspace, plan = uuid.uuid4(), _plan(20, 20)
@@ -96,7 +98,8 @@ async def test_a_slow_plan_never_leases(
 
 
 async def test_unused_leased_records_go_back_to_redis(
-    redis_client: Redis, private_redis: RedisServer  # noqa: F811
+    redis_client: Redis,
+    private_redis: RedisServer,  # noqa: F811
 ) -> None:
     # Refill 40/s: under one record over the few milliseconds this takes.
     limiter = RateLimiter(redis_client, workers=1, retry_after_failure_s=1, lease_window_s=1.0)
@@ -114,7 +117,8 @@ async def test_unused_leased_records_go_back_to_redis(
 
 
 async def test_leases_never_admit_more_than_the_shared_bucket(
-    redis_client: Redis, private_redis: RedisServer  # noqa: F811
+    redis_client: Redis,
+    private_redis: RedisServer,  # noqa: F811
 ) -> None:
     # Two workers sharing one workspace, each with ten busy request tasks.
     workers = [
