@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from llmmeter.config import Plan
 from llmmeter.limits.lease import Lease, lease_size
 from llmmeter.limits.service import RateLimiter
-from tests.limits.test_service import RedisServer, private_redis  # noqa: F401
+from tests.fixtures.redis_server import RedisServer
 
 WINDOW = 0.025
 
@@ -24,7 +24,7 @@ def _plan(rate: float, burst: int) -> Plan:
 
 
 @pytest.fixture
-async def redis_client(private_redis: RedisServer) -> AsyncIterator[Redis]:  # noqa: F811
+async def redis_client(private_redis: RedisServer) -> AsyncIterator[Redis]:
     client = Redis.from_url(private_redis.url)
     yield client
     await client.aclose()
@@ -72,7 +72,7 @@ def test_a_lease_serves_only_its_plan_its_window_and_what_it_holds() -> None:
 
 async def test_a_busy_workspace_asks_redis_once_per_lease_not_per_request(
     redis_client: Redis,
-    private_redis: RedisServer,  # noqa: F811
+    private_redis: RedisServer,
 ) -> None:
     limiter = RateLimiter(redis_client, workers=2, retry_after_failure_s=1, lease_window_s=WINDOW)
     workspace, plan = uuid.uuid4(), _plan(2000, 10_000)
@@ -86,7 +86,7 @@ async def test_a_busy_workspace_asks_redis_once_per_lease_not_per_request(
 
 async def test_a_slow_plan_never_leases(
     redis_client: Redis,
-    private_redis: RedisServer,  # noqa: F811
+    private_redis: RedisServer,
 ) -> None:
     limiter = RateLimiter(redis_client, workers=2, retry_after_failure_s=1, lease_window_s=WINDOW)
     workspace, plan = uuid.uuid4(), _plan(20, 20)
@@ -99,7 +99,7 @@ async def test_a_slow_plan_never_leases(
 
 async def test_unused_leased_records_go_back_to_redis(
     redis_client: Redis,
-    private_redis: RedisServer,  # noqa: F811
+    private_redis: RedisServer,
 ) -> None:
     # Refill 40/s: under one record over the few milliseconds this takes.
     limiter = RateLimiter(redis_client, workers=1, retry_after_failure_s=1, lease_window_s=1.0)
@@ -118,7 +118,7 @@ async def test_unused_leased_records_go_back_to_redis(
 
 async def test_leases_never_admit_more_than_the_shared_bucket(
     redis_client: Redis,
-    private_redis: RedisServer,  # noqa: F811
+    private_redis: RedisServer,
 ) -> None:
     # Two workers sharing one workspace, each with ten busy request tasks.
     workers = [

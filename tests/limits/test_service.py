@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 import redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +13,7 @@ from llmmeter.config import PlanTier, Settings
 from llmmeter.limits.service import redis_key
 from tests.conftest import REDIS_URL, serve, with_plan
 from tests.fixtures.factories import count_rows, create_keyed_workspace, record
+from tests.fixtures.redis_server import RedisServer
 from tests.test_cli import free_port
 
 URL = "/v1/ingest/llm-request"
@@ -109,74 +103,6 @@ async def test_rate_limit_applies_before_validation(
         assert "RateLimit-Remaining" in bad.headers
         good = await client.post(URL, json=record(), headers=ws.headers)
         assert good.status_code == 429
-
-
-class RedisServer:
-    """A private redis-server that a test may stop, freeze and restart."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is needed for this test"
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def freeze(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def has_key(self, key: str) -> bool:
-        return bool(redis.Redis(port=self.port).exists(key))
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    if server.proc is not None:
-        server.thaw()
-    server.stop()
 
 
 async def _timed(

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,15 +34,25 @@ def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 
 def month_of(now: datetime, time_zone: str) -> Period:
+    return _month(now.astimezone(ZoneInfo(time_zone)).date().replace(day=1), time_zone)
+
+
+def day_of(now: datetime, time_zone: str) -> Period:
+    return _day(now.astimezone(ZoneInfo(time_zone)).date(), time_zone)
+
+
+# Every ingest transaction asks for its month and day; the local-midnight arithmetic is
+# worked out once per zone and date.
+@lru_cache(maxsize=1024)
+def _month(first: date, time_zone: str) -> Period:
     tz = ZoneInfo(time_zone)
-    first = now.astimezone(tz).date().replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     return Period(first, _local_midnight(first, tz), _local_midnight(following, tz))
 
 
-def day_of(now: datetime, time_zone: str) -> Period:
+@lru_cache(maxsize=1024)
+def _day(today: date, time_zone: str) -> Period:
     tz = ZoneInfo(time_zone)
-    today = now.astimezone(tz).date()
     return Period(today, _local_midnight(today, tz), _local_midnight(today + timedelta(days=1), tz))
 
 
