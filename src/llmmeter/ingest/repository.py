@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from llmmeter.kit.dialect import is_postgresql, psycopg_connection, upsert_insert
 from llmmeter.kit.tenancy import Tenant, tenant_scope
 from llmmeter.models import LLMRequest
+from llmmeter.plan.repository import add_month_and_day_from
 
 _table = cast(Table, LLMRequest.__table__)
 
@@ -55,7 +56,7 @@ _COLUMN_LIST = ", ".join(name for name, _ in _PG_COLUMNS)
 # Small batches (a group commit of single records, a short batch request): every row in one
 # JSON document, encoded by orjson in C and decoded by PostgreSQL in C. Per-column arrays cost
 # psycopg a pure-Python walk over every value. The fingerprint travels as hex.
-_PG_INSERT = (
+_PG_INSERT_ROWS = (
     f"INSERT INTO llm_requests ({_COLUMN_LIST}) SELECT "
     + ", ".join(
         "decode(r.fingerprint, 'hex')" if kind == "bytea" else f"r.{name}"
@@ -64,7 +65,17 @@ _PG_INSERT = (
     + " FROM json_to_recordset(%(rows)s::json) AS r("
     + ", ".join(f"{name} {'text' if kind == 'bytea' else kind}" for name, kind in _PG_COLUMNS)
     + ") ON CONFLICT (workspace_id, external_request_id) DO NOTHING"
-    " RETURNING external_request_id"
+)
+_PG_INSERT = _PG_INSERT_ROWS + " RETURNING external_request_id"
+# The insert and the month's and day's counters in one statement: the rows inserted are
+# counted by PostgreSQL (their number and cost), one round trip instead of two.
+_PG_INSERT_COUNTED = (
+    f"WITH inserted AS ({_PG_INSERT_ROWS} RETURNING external_request_id, cost_nano_usd),"
+    " added AS (SELECT count(*) AS n, coalesce(sum(cost_nano_usd), 0)::int8 AS cost"
+    " FROM inserted),"
+    f" counted AS ({add_month_and_day_from('added')})"
+    " SELECT external_request_id, NULL::text, NULL::int8, NULL::int8 FROM inserted"
+    " UNION ALL SELECT NULL, period::text, request_count, cost_nano_usd FROM counted"
 )
 _BYTEA = tuple(name for name, kind in _PG_COLUMNS if kind == "bytea")
 
@@ -134,6 +145,21 @@ class LLMRequestRepository:
         )
         result = await session.execute(stmt, list(rows))
         return set(result.scalars().all())
+
+    async def insert_new_counted(
+        self, session: AsyncSession, rows: Sequence[dict[str, Any]], counters: dict[str, Any]
+    ) -> tuple[set[str], dict[str, tuple[int, int]]]:
+        """PostgreSQL: `insert_new`, and the calls it inserted added to the usage counters in
+        the same statement (`counters`: workspace_id, month, day, request_limit, as for the
+        plan's counter update). Returns the ids inserted and the counters updated, by period
+        (none when nothing was inserted; no month when it would have passed the limit)."""
+        raw = await psycopg_connection(session)
+        async with raw.cursor() as cursor:
+            await cursor.execute(_PG_INSERT_COUNTED, {"rows": _json_rows(rows), **counters})
+            result = await cursor.fetchall()
+        inserted = {ext for ext, period, _, _ in result if period is None}
+        counted = {period: (n, cost) for _, period, n, cost in result if period is not None}
+        return inserted, counted
 
     async def _copy_insert(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
         raw = await psycopg_connection(session)

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from llmmeter.auth.principal import IngestPrincipal
 from llmmeter.budget.service import budget_service
-from llmmeter.config import Settings
+from llmmeter.config import Plan, Settings
 from llmmeter.ingest.records import Record, parse_record
-from llmmeter.ingest.repository import StoredCall, llm_request_repository
+from llmmeter.ingest.repository import COPY_FROM_ROWS, StoredCall, llm_request_repository
+from llmmeter.kit.dialect import is_postgresql
 from llmmeter.kit.errors import (
     AppError,
     BudgetExceeded,
@@ -34,7 +35,7 @@ from llmmeter.kit.errors import (
 )
 from llmmeter.kit.ids import new_id
 from llmmeter.limits.service import RateLimiter, limits_service
-from llmmeter.plan.service import plan_service
+from llmmeter.plan.service import Usage, plan_service
 from llmmeter.pricing.catalog import PriceCatalog
 from llmmeter.pricing.rates import TokenUsage, nano_to_usd
 from llmmeter.pricing.service import Pricer, pricing_service
@@ -240,11 +241,15 @@ class IngestService:
         self, session: AsyncSession, ctx: IngestContext, prepared: list[Prepared]
     ) -> tuple[list[Outcome], dict[str, Any]]:
         blocked = await self._budget_blocks(session, ctx)
-        batch = await self._insert(session, ctx, prepared)
-        repeats = [item for item in prepared if not batch.is_new(item)]
-        settled = await self._settle_repeats(session, ctx, repeats, batch.inserted)
-        scoped = _scoped_blocked(ctx, batch)
-        refused, state = await self._admit(session, ctx, batch, settled, blocked, scoped)
+        batch, usage = await self._insert(session, ctx, prepared, count=not blocked)
+        if usage is not None:  # every record new, counted by the insert within the quota
+            refused: set[str] = set()
+            settled, scoped, state = Settled(), set[str](), _state(ctx, usage)
+        else:
+            repeats = [item for item in prepared if not batch.is_new(item)]
+            settled = await self._settle_repeats(session, ctx, repeats, batch.inserted)
+            scoped = _scoped_blocked(ctx, batch)
+            refused, state = await self._admit(session, ctx, batch, settled, blocked, scoped)
         refusal: AppError = (
             BudgetExceeded(extra=state) if blocked else PlanLimitReached(extra=state)
         )
@@ -269,8 +274,13 @@ class IngestService:
         return outcomes, state
 
     async def _insert(
-        self, session: AsyncSession, ctx: IngestContext, prepared: list[Prepared]
-    ) -> Inserted:
+        self, session: AsyncSession, ctx: IngestContext, prepared: list[Prepared], *, count: bool
+    ) -> tuple[Inserted, Usage | None]:
+        """Inserts the first record of each id. With `count` (and where it can), the insert
+        also counts its calls, and the usage is returned when that was the whole job: every
+        record new and within the quota; otherwise what it counted is taken back, for `_admit`
+        to count call by call."""
+        p = ctx.principal
         batch = Inserted()
         for item in prepared:
             batch.first.setdefault(item.record.external_request_id, item)
@@ -279,15 +289,49 @@ class IngestService:
             {
                 **item.row,
                 "id": new_id(),
-                "workspace_id": ctx.principal.workspace_id,
+                "workspace_id": p.workspace_id,
                 "external_request_id": ext,
                 "attempts": 1,
             }
             for ext, item in sorted(batch.first.items())
         ]
         batch.ids = {r["external_request_id"]: r["id"] for r in rows}
-        batch.inserted = await llm_request_repository.insert_new(session, rows)
-        return batch
+        plan = plan_service.plan(ctx.settings, p.plan_tier)
+        if not (count and self._counts_in_insert(session, ctx, plan, len(rows))):
+            batch.inserted = await llm_request_repository.insert_new(session, rows)
+            return batch, None
+        target = plan_service.counter_target(plan, p.workspace_id, p.time_zone, ctx.now)
+        batch.inserted, counted = await llm_request_repository.insert_new_counted(
+            session, rows, target
+        )
+        if not counted:
+            return batch, None
+        usage = plan_service.counted_usage(p.time_zone, ctx.now, counted)
+        if usage is not None and all(batch.is_new(item) for item in prepared):
+            return batch, usage
+        new_costs = [r["cost_nano_usd"] for r in rows if r["external_request_id"] in batch.inserted]
+        await plan_service.uncount(
+            session,
+            p.workspace_id,
+            p.time_zone,
+            ctx.now,
+            list(counted),
+            len(new_costs),
+            sum(new_costs),
+        )
+        return batch, None
+
+    @staticmethod
+    def _counts_in_insert(session: AsyncSession, ctx: IngestContext, plan: Plan, rows: int) -> bool:
+        """PostgreSQL, a short insert, no more calls than the quota, and no scoped budget that
+        could refuse some of them: then the insert may count its calls itself."""
+        p = ctx.principal
+        return (
+            is_postgresql(session)
+            and rows < COPY_FROM_ROWS
+            and (plan.monthly_requests is None or rows <= plan.monthly_requests)
+            and not any(b.state == "critical" and b.hard_stop for b in p.scoped_budgets)
+        )
 
     async def _admit(
         self,
@@ -317,11 +361,7 @@ class IngestService:
         refused = set(new if blocked else new[admission.admitted :]) | scoped
         if refused:
             await llm_request_repository.delete(session, p, [batch.ids[e] for e in refused])
-        state = {
-            **plan_service.state(ctx.settings, p.plan_tier, admission.usage).ingest_fields(),
-            **budget_service.state(p.budget, admission.usage).ingest_fields(),
-        }
-        return refused, state
+        return refused, _state(ctx, admission.usage)
 
     async def _budget_blocks(self, session: AsyncSession, ctx: IngestContext) -> bool:
         """Under hard_stop, a workspace whose budget is already spent takes no new calls.
@@ -384,6 +424,15 @@ class IngestService:
             pricing_status=item.row["pricing_status"],
             attempts=stored.attempts + 1,
         )
+
+
+def _state(ctx: IngestContext, usage: Usage) -> dict[str, Any]:
+    """The workspace's plan and budget fields of an answer."""
+    p = ctx.principal
+    return {
+        **plan_service.state(ctx.settings, p.plan_tier, usage).ingest_fields(),
+        **budget_service.state(p.budget, usage).ingest_fields(),
+    }
 
 
 def _scoped_blocked(ctx: IngestContext, batch: Inserted) -> set[str]:

@@ -22,12 +22,10 @@ class Counts:
     cost_nano_usd: int = 0
 
 
-# Month first, then day: always in this order, so concurrent writers cannot deadlock.
-_PG_ADD_MONTH_AND_DAY = (
-    "INSERT INTO usage_counters"
-    " (workspace_id, period, period_start_date, request_count, cost_nano_usd)"
-    f" VALUES (%(workspace_id)s, '{MONTH}', %(month)s, %(requests)s, %(cost)s),"
-    f" (%(workspace_id)s, '{DAY}', %(day)s, %(requests)s, %(cost)s)"
+# Month first, then day: always in this order, so concurrent writers cannot deadlock. The
+# month's row is only updated within the quota (`request_limit`, NULL for none); a row that
+# does not exist yet is created with what is added (callers add at most the limit).
+_ON_CONFLICT_ADD = (
     " ON CONFLICT (workspace_id, period, period_start_date) DO UPDATE SET"
     " request_count = usage_counters.request_count + excluded.request_count,"
     " cost_nano_usd = usage_counters.cost_nano_usd + excluded.cost_nano_usd"
@@ -35,6 +33,26 @@ _PG_ADD_MONTH_AND_DAY = (
     " OR usage_counters.request_count + excluded.request_count <= %(request_limit)s::int8"
     " RETURNING period, request_count, cost_nano_usd"
 )
+_PG_ADD_MONTH_AND_DAY = (
+    "INSERT INTO usage_counters"
+    " (workspace_id, period, period_start_date, request_count, cost_nano_usd)"
+    f" VALUES (%(workspace_id)s, '{MONTH}', %(month)s, %(requests)s, %(cost)s),"
+    f" (%(workspace_id)s, '{DAY}', %(day)s, %(requests)s, %(cost)s)" + _ON_CONFLICT_ADD
+)
+
+
+def add_month_and_day_from(source: str) -> str:
+    """The same counter update as a statement to put in a WITH clause, adding the `n` calls
+    and `cost` of the one-row query `source` (nothing when n is 0). For the ingest insert, so
+    that a write counts its calls without a round trip of its own."""
+    return (
+        "INSERT INTO usage_counters"
+        " (workspace_id, period, period_start_date, request_count, cost_nano_usd)"
+        " SELECT %(workspace_id)s::uuid, p.period, p.start_date, s.n, s.cost"
+        f" FROM {source} AS s CROSS JOIN (VALUES (1, '{MONTH}', %(month)s::date),"
+        f" (2, '{DAY}', %(day)s::date)) AS p(position, period, start_date)"
+        " WHERE s.n > 0 ORDER BY p.position" + _ON_CONFLICT_ADD
+    )
 
 
 class UsageRepository:

@@ -118,6 +118,46 @@ class PlanService:
         )
         return Usage(month, day, counts.get(MONTH, Counts()), counts.get(DAY, Counts()))
 
+    def counter_target(
+        self, plan: Plan, workspace_id: uuid.UUID, time_zone: str, now: datetime
+    ) -> dict[str, Any]:
+        """Where an insert that counts its own calls adds them (see `add_month_and_day_from`)."""
+        return {
+            "workspace_id": workspace_id,
+            "month": month_of(now, time_zone).start_date,
+            "day": day_of(now, time_zone).start_date,
+            "request_limit": plan.monthly_requests,
+        }
+
+    def counted_usage(
+        self, time_zone: str, now: datetime, counted: dict[str, tuple[int, int]]
+    ) -> Usage | None:
+        """The usage after an insert counted its calls; None when the month was not counted
+        (the calls would have passed the quota)."""
+        if MONTH not in counted or DAY not in counted:
+            return None
+        month_counts, day_counts = (Counts(*counted[p]) for p in (MONTH, DAY))
+        return Usage(month_of(now, time_zone), day_of(now, time_zone), month_counts, day_counts)
+
+    async def uncount(
+        self,
+        session: AsyncSession,
+        workspace_id: uuid.UUID,
+        time_zone: str,
+        now: datetime,
+        periods: Sequence[str],
+        added_requests: int,
+        added_cost_nano_usd: int,
+    ) -> None:
+        """Takes back what an insert counted, for the caller to count its calls one by one."""
+        starts = {MONTH: month_of(now, time_zone), DAY: day_of(now, time_zone)}
+        taken = Counts(-added_requests, -added_cost_nano_usd)
+        for period in (MONTH, DAY):  # the lock order
+            if period in periods:
+                await usage_repository.add(
+                    session, workspace_id, period, starts[period].start_date, taken
+                )
+
     async def admit(
         self,
         session: AsyncSession,
