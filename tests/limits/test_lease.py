@@ -70,13 +70,17 @@ def test_a_lease_serves_only_its_plan_its_window_and_what_it_holds() -> None:
     assert lease.hand_back() == 0
 
 
-async def test_a_busy_workspace_asks_redis_once_per_lease_not_per_request(
-    redis_client: Redis,
-    private_redis: RedisServer,
-) -> None:
+@pytest.fixture
+async def limiter(redis_client: Redis) -> RateLimiter:
     limiter = RateLimiter(redis_client, workers=2, retry_after_failure_s=1, lease_window_s=WINDOW)
+    await limiter.acquire(uuid.uuid4(), _plan(1, 1), 1)  # loads the script
+    return limiter
+
+
+async def test_a_busy_workspace_asks_redis_once_per_lease_not_per_request(
+    redis_client: Redis, limiter: RateLimiter
+) -> None:
     workspace, plan = uuid.uuid4(), _plan(2000, 10_000)
-    await limiter.acquire(uuid.uuid4(), plan, 1)  # loads the script
     before = await _script_calls(redis_client)
     decisions = [await limiter.acquire(workspace, plan, 1) for _ in range(300)]
     calls = await _script_calls(redis_client) - before
@@ -84,23 +88,15 @@ async def test_a_busy_workspace_asks_redis_once_per_lease_not_per_request(
     assert calls < 300 / 5, calls
 
 
-async def test_a_slow_plan_never_leases(
-    redis_client: Redis,
-    private_redis: RedisServer,
-) -> None:
-    limiter = RateLimiter(redis_client, workers=2, retry_after_failure_s=1, lease_window_s=WINDOW)
+async def test_a_slow_plan_never_leases(redis_client: Redis, limiter: RateLimiter) -> None:
     workspace, plan = uuid.uuid4(), _plan(20, 20)
-    await limiter.acquire(uuid.uuid4(), plan, 1)  # loads the script
     before = await _script_calls(redis_client)
     admitted = [(await limiter.acquire(workspace, plan, 1)).allowed for _ in range(30)]
     assert await _script_calls(redis_client) - before == 30
     assert admitted.count(True) == 20
 
 
-async def test_unused_leased_records_go_back_to_redis(
-    redis_client: Redis,
-    private_redis: RedisServer,
-) -> None:
+async def test_unused_leased_records_go_back_to_redis(redis_client: Redis) -> None:
     # Refill 40/s: under one record over the few milliseconds this takes.
     limiter = RateLimiter(redis_client, workers=1, retry_after_failure_s=1, lease_window_s=1.0)
     workspace, plan = uuid.uuid4(), _plan(40, 100)
@@ -116,10 +112,7 @@ async def test_unused_leased_records_go_back_to_redis(
     assert big.remaining in (18, 19, 20)
 
 
-async def test_leases_never_admit_more_than_the_shared_bucket(
-    redis_client: Redis,
-    private_redis: RedisServer,
-) -> None:
+async def test_leases_never_admit_more_than_the_shared_bucket(redis_client: Redis) -> None:
     # Two workers sharing one workspace, each with ten busy request tasks.
     workers = [
         RateLimiter(redis_client, workers=2, retry_after_failure_s=1, lease_window_s=WINDOW)
