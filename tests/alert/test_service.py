@@ -21,7 +21,7 @@ from llmmeter.alert.service import alert_service
 from llmmeter.auth.principal import WorkspaceScope
 from llmmeter.config import Settings
 from llmmeter.kit.errors import ValidationFailed
-from llmmeter.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule
+from llmmeter.models import AlertChannel, AlertDelivery, AlertEvent, AlertRule, Workspace
 from tests.alert.conftest import add_calls
 from tests.fixtures.factories import create_workspace
 from tests.fixtures.receiver import Mailbox, Receiver
@@ -45,6 +45,17 @@ async def make_channels(
     made["pagerduty"].config = {**made["pagerduty"].config, "url": receiver.url(f"/{prefix}/pd")}
     await db.commit()
     return made
+
+
+async def workspace_with_channels(
+    db: AsyncSession, receiver: Receiver, **workspace: Any
+) -> tuple[Workspace, str, dict[str, AlertChannel]]:
+    """A new workspace with one channel of each kind, pointed at the receiver under a path
+    prefix of its own."""
+    ws = await create_workspace(db, **workspace)
+    await db.commit()
+    prefix = uuid.uuid4().hex[:8]
+    return ws, prefix, await make_channels(db, ws.id, receiver, prefix)
 
 
 async def p95_rule(
@@ -104,10 +115,7 @@ async def test_p95_rule_fires_once_keeps_cooldown_and_resolves(
     receiver: Receiver,
     mailbox: Mailbox,
 ) -> None:
-    ws = await create_workspace(db, name="Shop")
-    await db.commit()
-    prefix = uuid.uuid4().hex[:8]
-    channels = await make_channels(db, ws.id, receiver, prefix)
+    ws, prefix, channels = await workspace_with_channels(db, receiver, name="Shop")
     rule = await p95_rule(db, ws.id, list(channels.values()))
     inbox_before = len(mailbox.messages)
 
@@ -219,10 +227,7 @@ async def test_warning_then_escalation_to_critical_both_notify(
     alert_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    ws = await create_workspace(db)
-    await db.commit()
-    prefix = uuid.uuid4().hex[:8]
-    channels = await make_channels(db, ws.id, receiver, prefix)
+    ws, prefix, channels = await workspace_with_channels(db, receiver)
     rule = await p95_rule(db, ws.id, [channels["webhook"]], cooldown="1h")
     await add_calls(db, ws.id, 20, latency_ms=1500, start=T0, span=timedelta(minutes=1))
     await tick(sessions, alert_settings, T0 + timedelta(minutes=1))
@@ -241,10 +246,7 @@ async def test_a_failing_channel_is_retried_logged_and_blocks_nothing(
     alert_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    ws = await create_workspace(db)
-    await db.commit()
-    prefix = uuid.uuid4().hex[:8]
-    channels = await make_channels(db, ws.id, receiver, prefix)
+    ws, prefix, channels = await workspace_with_channels(db, receiver)
     down = await alert_service.create_channel(
         db, ws.id, ChannelKind.webhook, "down", receiver.url(f"/{prefix}/down")
     )
@@ -317,10 +319,7 @@ async def test_daily_summary_collects_changes_into_one_message(
     alert_settings: Settings,
     receiver: Receiver,
 ) -> None:
-    ws = await create_workspace(db)
-    await db.commit()
-    prefix = uuid.uuid4().hex[:8]
-    channels = await make_channels(db, ws.id, receiver, prefix)
+    ws, prefix, channels = await workspace_with_channels(db, receiver)
     await p95_rule(db, ws.id, [channels["webhook"]], delivery="daily")
     await tick(sessions, alert_settings, T0 - timedelta(minutes=30))  # starts the period
     await add_calls(db, ws.id, 10, latency_ms=4000, start=T0, span=timedelta(minutes=1))
