@@ -53,54 +53,63 @@ async def session() -> AsyncIterator[AsyncSession]:
         yield s
 
 
+async def _key(s: AsyncSession, raw: str) -> ApiKey:
+    key = await s.scalar(
+        select(ApiKey).where(ApiKey.key_hash == hashlib.sha256(raw.encode()).digest())
+    )
+    if key is None:
+        raise HTTPException(401, "invalid_api_key")
+    return key
+
+
+def _row(r: Record, key: ApiKey, now: datetime) -> dict[str, Any]:
+    """The record priced by the library, as a row."""
+    try:
+        usage = Usage(input_tokens=r.input_tokens, output_tokens=r.output_tokens)
+        price = calc_price(usage, r.model, provider_id=r.provider)
+        cost, status = int(price.total_price * 1_000_000_000), "priced"
+    except LookupError:
+        cost, status = 0, "unknown"
+    return {
+        "id": uuid.uuid4(),
+        "workspace_id": key.workspace_id,
+        "api_key_id": key.id,
+        "external_request_id": r.external_request_id,
+        "provider": r.provider.lower(),
+        "model": r.model,
+        "status": r.status,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
+        "total_tokens": r.input_tokens + r.output_tokens,
+        "latency_ms": r.latency_ms,
+        "prompt_version": r.prompt_version,
+        "endpoint_tag": r.endpoint_tag,
+        "user_id": r.user_id,
+        "data_mode": "real",
+        "environment": "prod",
+        "request_metadata": {k: str(v) for k, v in r.metadata.items()},
+        "created_at": now,
+        "received_at": now,
+        "updated_at": now,
+        "cost_nano_usd": cost,
+        "pricing_status": status,
+        "attempts": 1,
+        "fingerprint": b"\0" * 32,
+    }
+
+
 @app.post("/v1/ingest/llm-request")
 async def ingest(
     body: Record,
     s: Annotated[AsyncSession, Depends(session)],
     x_api_key: Annotated[str, Header()],
 ) -> dict[str, Any]:
-    key = await s.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hashlib.sha256(x_api_key.encode()).digest())
-    )
-    if key is None:
-        raise HTTPException(401, "invalid_api_key")
+    key = await _key(s, x_api_key)
     await redis.incr(f"baseline:rate:{key.workspace_id}")
-    now = datetime.now(UTC)
-    try:
-        usage = Usage(input_tokens=body.input_tokens, output_tokens=body.output_tokens)
-        price = calc_price(usage, body.model, provider_id=body.provider)
-        cost, status = int(price.total_price * 1_000_000_000), "priced"
-    except LookupError:
-        cost, status = 0, "unknown"
-    row_id = uuid.uuid4()
+    row = _row(body, key, datetime.now(UTC))
     stmt = (
         insert(LLMRequest)
-        .values(
-            id=row_id,
-            workspace_id=key.workspace_id,
-            api_key_id=key.id,
-            external_request_id=body.external_request_id,
-            provider=body.provider.lower(),
-            model=body.model,
-            status=body.status,
-            input_tokens=body.input_tokens,
-            output_tokens=body.output_tokens,
-            total_tokens=body.input_tokens + body.output_tokens,
-            latency_ms=body.latency_ms,
-            prompt_version=body.prompt_version,
-            endpoint_tag=body.endpoint_tag,
-            user_id=body.user_id,
-            data_mode="real",
-            environment="prod",
-            request_metadata={k: str(v) for k, v in body.metadata.items()},
-            created_at=now,
-            received_at=now,
-            updated_at=now,
-            cost_nano_usd=cost,
-            pricing_status=status,
-            attempts=1,
-            fingerprint=b"\0" * 32,
-        )
+        .values(**row)
         .on_conflict_do_nothing(index_elements=["workspace_id", "external_request_id"])
         .returning(LLMRequest.id)
     )
@@ -108,10 +117,10 @@ async def ingest(
     await s.commit()
     return {
         "ok": True,
-        "requestId": str(inserted or row_id),
+        "requestId": str(inserted or row["id"]),
         "deduplicated": inserted is None,
-        "costUsd": cost / 1e9,
-        "pricingStatus": status,
+        "costUsd": row["cost_nano_usd"] / 1e9,
+        "pricingStatus": row["pricing_status"],
     }
 
 
@@ -126,52 +135,10 @@ async def ingest_batch(
     x_api_key: Annotated[str, Header()],
 ) -> dict[str, Any]:
     """The straightforward batch: price each record, one executemany, one commit."""
-    key = await s.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hashlib.sha256(x_api_key.encode()).digest())
-    )
-    if key is None:
-        raise HTTPException(401, "invalid_api_key")
+    key = await _key(s, x_api_key)
     await redis.incrby(f"baseline:rate:{key.workspace_id}", len(body.requests))
     now = datetime.now(UTC)
-    rows = []
-    for r in body.requests:
-        try:
-            price = calc_price(
-                Usage(input_tokens=r.input_tokens, output_tokens=r.output_tokens),
-                r.model,
-                provider_id=r.provider,
-            )
-            cost, status = int(price.total_price * 1_000_000_000), "priced"
-        except LookupError:
-            cost, status = 0, "unknown"
-        rows.append(
-            {
-                "id": uuid.uuid4(),
-                "workspace_id": key.workspace_id,
-                "api_key_id": key.id,
-                "external_request_id": r.external_request_id,
-                "provider": r.provider.lower(),
-                "model": r.model,
-                "status": r.status,
-                "input_tokens": r.input_tokens,
-                "output_tokens": r.output_tokens,
-                "total_tokens": r.input_tokens + r.output_tokens,
-                "latency_ms": r.latency_ms,
-                "prompt_version": r.prompt_version,
-                "endpoint_tag": r.endpoint_tag,
-                "user_id": r.user_id,
-                "data_mode": "real",
-                "environment": "prod",
-                "request_metadata": {k: str(v) for k, v in r.metadata.items()},
-                "created_at": now,
-                "received_at": now,
-                "updated_at": now,
-                "cost_nano_usd": cost,
-                "pricing_status": status,
-                "attempts": 1,
-                "fingerprint": b"\0" * 32,
-            }
-        )
+    rows = [_row(r, key, now) for r in body.requests]
     stmt = insert(LLMRequest).on_conflict_do_nothing(
         index_elements=["workspace_id", "external_request_id"]
     )

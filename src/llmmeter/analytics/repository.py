@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from llmmeter.analytics.filters import Dimension, Filters, SortKey
+from llmmeter.kit.dialect import is_sqlite
 from llmmeter.kit.tenancy import Tenant, tenant_scope
 from llmmeter.models import LLMRequest
 
@@ -92,12 +93,8 @@ def is_rate_limited() -> ColumnElement[bool]:
     return or_(*(code.contains(marker) for marker in RATE_LIMIT_MARKERS))
 
 
-def _is_sqlite(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def _epoch_bucket(session: AsyncSession, step: int) -> ColumnElement[int]:
-    if _is_sqlite(session):
+    if is_sqlite(session):
         seconds: ColumnElement[int] = cast(func.strftime("%s", R.created_at), Integer)
         return cast(seconds / step, Integer) * step
     seconds_pg: ColumnElement[int] = cast(
@@ -153,7 +150,7 @@ class AnalyticsRepository:
     ) -> dict[str, int | None]:
         has_latency = [*where(tenant, f), R.latency_ms.is_not(None)]
         names = ("p50", "p95", "p99")
-        if not _is_sqlite(session):
+        if not is_sqlite(session):
             stmt = select(
                 *(
                     func.percentile_disc(q).within_group(R.latency_ms).label(name)
@@ -204,7 +201,7 @@ class AnalyticsRepository:
     ) -> dict[int, tuple[int | None, int | None, int | None]]:
         bucket = _epoch_bucket(session, step).label("bucket")
         has_latency = [*where(tenant, f), R.latency_ms.is_not(None)]
-        if not _is_sqlite(session):
+        if not is_sqlite(session):
             stmt = (
                 select(
                     bucket,

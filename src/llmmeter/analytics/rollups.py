@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from llmmeter.analytics.filters import Dimension, Filters
 from llmmeter.analytics.rollup_repository import rollup_repository
+from llmmeter.kit.dialect import is_postgresql
 from llmmeter.kit.tenancy import Tenant
 
 HOUR = timedelta(hours=1)
@@ -163,7 +164,7 @@ class RollupService:
         """Recomputes the hours changed since the last pass; returns how many. The watermark
         row is locked for the pass, so concurrent workers take turns."""
         async with sessionmaker() as session, session.begin():
-            if session.get_bind().dialect.name != "postgresql":
+            if not is_postgresql(session):
                 return 0
             since = await rollup_repository.watermark(session)
             start = (since or datetime(2000, 1, 1, tzinfo=UTC)) - SLACK

@@ -16,6 +16,7 @@ from llmmeter.analytics import rollups, sources
 from llmmeter.analytics.filters import Dimension, Filters, SortKey, bucket_seconds
 from llmmeter.analytics.repository import analytics_repository
 from llmmeter.analytics.rollup_repository import rollup_repository
+from llmmeter.kit.dialect import is_postgresql
 from llmmeter.kit.errors import NotFound
 from llmmeter.kit.tenancy import Tenant
 from llmmeter.models import LLMRequest
@@ -313,7 +314,7 @@ class AnalyticsService:
     ) -> int:
         """Deletes `test` and `demo` rows: the workspace's, or those sent with `api_key_ids`.
         Usage counters are left alone: the quota counts what was ingested."""
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             # Deleted rows leave no updated_at behind: note their hours for the rollups.
             hours = await rollup_repository.hours_of_modes(
                 session, tenant, ("test", "demo"), api_key_ids

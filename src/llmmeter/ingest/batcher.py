@@ -64,7 +64,7 @@ class IngestBatcher:
         await asyncio.gather(*self._tasks)
 
     async def submit(self, ctx: IngestContext, item: Prepared) -> Answer:
-        if self._closing or not any(not task.done() for task in self._tasks):
+        if self._closing or all(task.done() for task in self._tasks):
             return await self._write_alone(ctx, item)
         answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._queue.append(_Job(ctx, item, answer))

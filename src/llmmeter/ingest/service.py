@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from llmmeter.auth.principal import IngestPrincipal
+from llmmeter.budget.scoped import ScopedBudget
 from llmmeter.budget.service import budget_service
 from llmmeter.config import Plan, Settings
 from llmmeter.ingest.records import Record, parse_record
@@ -297,18 +298,32 @@ class IngestService:
         ]
         batch.ids = {r["external_request_id"]: r["id"] for r in rows}
         plan = plan_service.plan(ctx.settings, p.plan_tier)
-        if not (count and self._counts_in_insert(session, ctx, plan, len(rows))):
-            batch.inserted = await llm_request_repository.insert_new(session, rows)
-            return batch, None
+        if count and self._counts_in_insert(session, ctx, plan, len(rows)):
+            return batch, await self._insert_counted(session, ctx, plan, prepared, batch, rows)
+        batch.inserted = await llm_request_repository.insert_new(session, rows)
+        return batch, None
+
+    async def _insert_counted(
+        self,
+        session: AsyncSession,
+        ctx: IngestContext,
+        plan: Plan,
+        prepared: list[Prepared],
+        batch: Inserted,
+        rows: list[dict[str, Any]],
+    ) -> Usage | None:
+        """Inserts and counts in one statement; the usage when that was the whole job, else
+        None, with the count taken back."""
+        p = ctx.principal
         target = plan_service.counter_target(plan, p.workspace_id, p.time_zone, ctx.now)
         batch.inserted, counted = await llm_request_repository.insert_new_counted(
             session, rows, target
         )
         if not counted:
-            return batch, None
+            return None
         usage = plan_service.counted_usage(p.time_zone, ctx.now, counted)
         if usage is not None and all(batch.is_new(item) for item in prepared):
-            return batch, usage
+            return usage
         new_costs = [r["cost_nano_usd"] for r in rows if r["external_request_id"] in batch.inserted]
         await plan_service.uncount(
             session,
@@ -319,18 +334,17 @@ class IngestService:
             len(new_costs),
             sum(new_costs),
         )
-        return batch, None
+        return None
 
     @staticmethod
     def _counts_in_insert(session: AsyncSession, ctx: IngestContext, plan: Plan, rows: int) -> bool:
         """PostgreSQL, a short insert, no more calls than the quota, and no scoped budget that
         could refuse some of them: then the insert may count its calls itself."""
-        p = ctx.principal
         return (
             is_postgresql(session)
             and rows < COPY_FROM_ROWS
             and (plan.monthly_requests is None or rows <= plan.monthly_requests)
-            and not any(b.state == "critical" and b.hard_stop for b in p.scoped_budgets)
+            and not _hard_stops(ctx)
         )
 
     async def _admit(
@@ -435,9 +449,14 @@ def _state(ctx: IngestContext, usage: Usage) -> dict[str, Any]:
     }
 
 
+def _hard_stops(ctx: IngestContext) -> list[ScopedBudget]:
+    """The scoped budgets that are spent and set to hard_stop: they refuse new calls."""
+    return [b for b in ctx.principal.scoped_budgets if b.state == "critical" and b.hard_stop]
+
+
 def _scoped_blocked(ctx: IngestContext, batch: Inserted) -> set[str]:
     """New calls inside a scoped budget that is spent and set to hard_stop."""
-    stops = [b for b in ctx.principal.scoped_budgets if b.state == "critical" and b.hard_stop]
+    stops = _hard_stops(ctx)
     if not stops:
         return set()
     return {

@@ -11,13 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def upsert_insert(session: AsyncSession, table: Any) -> Any:
-    if session.get_bind().dialect.name == "sqlite":
-        return sqlite.insert(table)
-    return postgresql.insert(table)
+    return sqlite.insert(table) if is_sqlite(session) else postgresql.insert(table)
 
 
 def is_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def is_sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 async def psycopg_connection(session: AsyncSession) -> AsyncConnection[Any]:
